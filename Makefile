@@ -1,0 +1,51 @@
+# One-command set-up: every target creates .venv on first use (torch pinned and installed first,
+# everything else pinned by constraints.txt so that torch never moves).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: venv demo jmini test test-fast lint dry-run bench report clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+## The main job: the demo workflow end to end (synthetic data, tiny models, CPU, minutes).
+demo: venv
+	$(BIN)/snakemake --cores $(CORES)
+
+## The whole study on the miniature real Japanese data in ../shared/data (CPU, under an hour).
+jmini: venv
+	$(BIN)/snakemake --configfile config/jmini.yaml --cores $(CORES)
+
+## The test suite, slow end-to-end workflow tests included (they run in CI).
+test: venv
+	$(BIN)/python -m pytest
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: venv
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+dry-run: venv
+	for c in config/config.yaml config/jmini.yaml config/paper.yaml; do $(BIN)/snakemake -n -q --configfile $$c || exit 1; done
+
+bench: venv
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+report: venv
+	$(BIN)/snakemake --cores $(CORES) --report results/report.html
+
+clean:
+	rm -rf results logs work .snakemake

@@ -1,0 +1,32 @@
+# twinarch: encoder or decoder for sentence embeddings, under the same conditions.
+# Thin on purpose: config and its validation, includes (one file per stage), named targets.
+import os
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.27")
+
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH")) if p
+)
+
+from twinarch.config import validate_config
+
+
+configfile: "config/config.yaml"
+
+
+# Snakemake's own validator against workflow/schemas/config.schema.yaml (defaults filled in),
+# plus the cross-references a JSON schema cannot express; errors name the config key.
+validate_config(config, source="config (after --configfile/--config)")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/embed.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/profile.smk"
+include: "workflow/rules/figures.smk"

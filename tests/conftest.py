@@ -1,0 +1,74 @@
+"""Fixtures shared by the whole suite. No hub: HF_HUB_OFFLINE is set before anything imports it."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"the miniature data folder is missing: {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """A small byte-level BPE tokenizer (vocab 2000) trained on real Japanese text, saved as a
+    Hugging Face tokenizer directory with every special token both objectives need."""
+    from twinarch.tokenizer import train_tokenizer
+
+    out = tmp_path_factory.mktemp("tokenizer")
+    texts = []
+    from twinarch.io import iter_jsonl
+
+    for i, row in enumerate(iter_jsonl(shared_data / "jaquad" / "jaquad_dev_passages.jsonl")):
+        texts.append(row["text"])
+        if i >= 400:
+            break
+    train_tokenizer(texts, out, kind="bpe", vocab_size=2000)
+    return out
+
+
+@pytest.fixture()
+def snakemake_run(tmp_path: Path, shared_data: Path):
+    """Run the workflow in an isolated working directory (so tests never touch results/ and never
+    contend for Snakemake's lock): `snakemake_run("data", configfile="config/config.yaml",
+    config={"key": "value"}, extra=["-n"])` returns the CompletedProcess; `.workdir` is tmp_path."""
+    import subprocess
+    import sys
+
+    def run(*targets: str, configfile: str = "config/config.yaml", config: dict | None = None,
+            extra: list[str] | None = None, cores: int = 2, check: bool = True,
+            workdir: Path | None = None) -> subprocess.CompletedProcess:
+        wd = workdir or tmp_path
+        overrides = {"data_root": str(shared_data), **(config or {})}
+        cmd = [
+            sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"),
+            "--directory", str(wd), "--configfile", str(REPO_ROOT / configfile),
+            "--cores", str(cores), "--config", *[f"{k}={v}" for k, v in overrides.items()],
+            *(extra or []), *targets,
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc.workdir = wd  # type: ignore[attr-defined]
+        if check and proc.returncode != 0:
+            pytest.fail(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+        return proc
+
+    return run

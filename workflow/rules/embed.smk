@@ -1,0 +1,1 @@
+# Stage: embed. Rules are added by the owner of this stage.

@@ -1,0 +1,1 @@
+# Stage: evaluate. Rules are added by the owner of this stage.

@@ -1,0 +1,1 @@
+# Stage: figures. Rules are added by the owner of this stage.

@@ -1,0 +1,1 @@
+# Stage: pretrain. Rules are added by the owner of this stage.

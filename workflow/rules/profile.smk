@@ -1,0 +1,1 @@
+# Stage: profile. Rules are added by the owner of this stage.
