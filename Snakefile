@@ -8,11 +8,11 @@ from snakemake.utils import min_version
 min_version("9.27")
 
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH")) if p
-)
 
-from twinarch.config import validate_config
+from twinarch.config import export_package_path, validate_config
+
+# Jobs in conda envs or on cluster nodes import twinarch from this checkout.
+export_package_path()
 
 
 configfile: "config/config.yaml"

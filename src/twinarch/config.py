@@ -175,6 +175,17 @@ def check_cross_references(config: Mapping[str, Any], source: str = "config") ->
             )
 
 
+def export_package_path() -> None:
+    """Put this checkout's `src/` on PYTHONPATH so that jobs running in a conda env (which lists only
+    the dependencies) or on a cluster node import the same twinarch as the Snakefile."""
+    import os
+
+    src = str(REPO_ROOT / "src")
+    current = os.environ.get("PYTHONPATH", "")
+    if src not in current.split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (src, current) if p)
+
+
 def resolve_path(config: Mapping[str, Any], path: str) -> str:
     """Expand `{data_root}` in a configured path (so `--config data_root=...` moves all local data)."""
     return path.replace("{data_root}", str(config.get("data_root", "../shared/data")))
