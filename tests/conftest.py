@@ -61,9 +61,10 @@ def snakemake_run(tmp_path: Path, shared_data: Path):
         overrides = {"data_root": str(shared_data), **(config or {})}
         cmd = [
             sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"),
-            "--directory", str(wd), "--configfile", str(REPO_ROOT / configfile),
-            "--cores", str(cores), "--config", *[f"{k}={v}" for k, v in overrides.items()],
-            *(extra or []), *targets,
+            *targets, "--directory", str(wd), "--configfile", str(REPO_ROOT / configfile),
+            "--cores", str(cores), *(extra or []),
+            # last: --config takes every following word as a key=value pair
+            "--config", *[f"{k}={v}" for k, v in overrides.items()],
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         proc.workdir = wd  # type: ignore[attr-defined]
