@@ -47,6 +47,6 @@ def test_embed_target_builds_every_estage_of_a_pretrained_arm(snakemake_run, rep
     assert ft["init_model"] == "results/embed/decoder/wsl/model"
     assert ft["steps"] > 0 and ft["datasets"][0]["rows_used"] == 64
     assert (workdir / "work/embed/decoder/ft").is_dir()  # checkpoints, kept for resuming
-    data = json.loads((workdir / "results/embed/datasets/wsl/manifest.json").read_text())
+    data = json.loads((workdir / "results/data/contrastive/wsl/manifest.json").read_text())
     assert len(data["datasets"]) == 3
     assert load_embedding_model(arm_dir / "ft/model").encode(["テスト"]).shape == (1, 32)
