@@ -62,6 +62,11 @@ rule fig4:
         artifact_files("fig4"),
 
 
+rule param_counts:
+    input:
+        artifact_files("param_counts"),
+
+
 rule learning_curves:
     input:
         artifact_files("learning_curves"),

@@ -69,6 +69,13 @@ ARTIFACTS: tuple[Artifact, ...] = (
         ("arms", "models", "device", "profile"),
     ),
     Artifact(
+        "param_counts",
+        "Model sizes (embedding and non-embedding parameters of every arm, matched within 1%)",
+        ("results/models/param_counts",),
+        TABLE_SUFFIXES,
+        ("arms", "models", "tokenizer"),
+    ),
+    Artifact(
         "learning_curves",
         "Pretraining learning curves (validation loss against tokens)",
         ("results/figures/learning_curves",),

@@ -29,7 +29,13 @@ from twinarch.embedding_model import (
 from twinarch.io import atomic_write_json, read_json
 from twinarch.launch import cli
 from twinarch.provenance import provenance
-from twinarch.training_callbacks import NonFiniteLossCallback, PreemptionCheckpointCallback, ProgressLogCallback
+from twinarch.training_callbacks import (
+    NonFiniteLossCallback,
+    PreemptionCheckpointCallback,
+    ProgressLogCallback,
+    last_complete_checkpoint,
+    log_progress_only,
+)
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +139,14 @@ def build_trainer(
         mini_batch_size=stage.mini_batch_size,
         gather_across_devices=stage.gather_across_devices,
     )
-    return SentenceTransformerTrainer(
+    trainer = SentenceTransformerTrainer(
         model=model,
         args=training_arguments(stage, work_dir, seed, settings, prompts),
         train_dataset=datasets,
         loss=loss,
         callbacks=[ProgressLogCallback(name=name), NonFiniteLossCallback(), PreemptionCheckpointCallback()],
     )
+    return log_progress_only(trainer)
 
 
 def count_truncated(model: Any, datasets: Any, prompts: Mapping[str, Mapping[str, str]] | None) -> dict[str, int]:
@@ -157,13 +164,6 @@ def count_truncated(model: Any, datasets: Any, prompts: Mapping[str, Mapping[str
                 total += sum(n > limit for n in lengths)
         counts[name] = total
     return counts
-
-
-def last_checkpoint(work_dir: str | Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    work_dir = Path(work_dir)
-    return get_last_checkpoint(str(work_dir)) if work_dir.is_dir() else None
 
 
 def train_stage(spec: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -192,7 +192,7 @@ def train_stage(spec: Mapping[str, Any]) -> dict[str, Any] | None:
     trainer = build_trainer(
         model, datasets, stage, spec["work_dir"], seed, settings, prompts, name=f"embed {arm.name}/{stage.name}"
     )
-    resume = last_checkpoint(spec["work_dir"])
+    resume = last_complete_checkpoint(spec["work_dir"])
     if resume:
         log.info("resuming from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
