@@ -1,0 +1,140 @@
+"""Table 1: the tidy evaluation rows of every arm aggregated as JMTEB aggregates them.
+
+JMTEB's overall average is the mean over datasets (a category with many datasets weighs more);
+the mean over category means is given beside it. Scores are mteb's main scores times 100. mteb's
+main score is not the JMTEB harness's for every category, so the table says which metric each
+category uses and where it differs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import pandas as pd
+
+from twinarch.io import DataError, read_json
+from twinarch.tables import write_table
+
+TABLE1_STAGE = "ft"
+PRETRAIN_ONLY_STAGE = "base"
+CATEGORIES = ("Retrieval", "STS", "Classification", "Reranking", "Clustering")
+ROW_KEYS = ("arm", "display_name", "stage", "task", "category", "main_score", "metric")
+# The metric the JMTEB harness (sbintuitions/JMTEB) reports for each category.
+JMTEB_HARNESS_METRICS = {
+    "Retrieval": "ndcg_at_10",
+    "STS": "cosine_spearman",
+    "Classification": "f1",
+    "Reranking": "ndcg_at_10",
+    "Clustering": "v_measure",
+}
+METRIC_NAMES = {
+    "ndcg_at_10": "nDCG@10",
+    "map_at_1000": "MAP@1000",
+    "cosine_spearman": "Spearman (cosine)",
+    "accuracy": "accuracy",
+    "f1": "macro-F1",
+    "v_measure": "V-measure",
+}
+AVG = "Avg"
+AVG_CATEGORIES = "Avg (categories)"
+
+
+def load_rows(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """The tidy rows written by `twinarch.evaluate`, one per (arm, stage, task), in file order."""
+    rows = []
+    for path in paths:
+        row = read_json(path)
+        missing = [k for k in ROW_KEYS if k not in row]
+        if missing:
+            raise DataError(f"{path}: evaluation row lacks {missing}")
+        rows.append({k: row[k] for k in ROW_KEYS})
+    if not rows:
+        raise DataError("no evaluation rows to aggregate")
+    return pd.DataFrame(rows)
+
+
+def _check_complete(rows: pd.DataFrame) -> None:
+    """Every arm must be scored on the same tasks, else averages compare different things."""
+    tasks = set(rows["task"])
+    for arm, group in rows.groupby("arm", sort=False):
+        missing = sorted(tasks - set(group["task"]))
+        if missing:
+            raise DataError(f"arm '{arm}' has no score for tasks {missing} (stage {group['stage'].iloc[0]})")
+
+
+def table1_frame(rows: pd.DataFrame, stage: str) -> pd.DataFrame:
+    """One row per arm (display name, config order): the dataset mean, the category mean and one
+    column per category (mean over its datasets), scores x100."""
+    rows = rows[rows["stage"] == stage]
+    if rows.empty:
+        raise DataError(f"no evaluation rows of stage '{stage}'")
+    _check_complete(rows)
+    categories = list(CATEGORIES) + sorted(set(rows["category"]) - set(CATEGORIES))
+    table = []
+    for _, group in rows.groupby("arm", sort=False):
+        scores = group["main_score"].astype(float) * 100
+        by_category = scores.groupby(group["category"]).mean()
+        entry: dict[str, object] = {
+            "Model": group["display_name"].iloc[0],
+            AVG: scores.mean(),
+            AVG_CATEGORIES: by_category.mean(),
+        }
+        entry.update({c: float(by_category.get(c, float("nan"))) for c in categories})
+        table.append(entry)
+    return pd.DataFrame(table)
+
+
+def metric_notes(rows: pd.DataFrame) -> list[str]:
+    """Which metric each category reports, its number of datasets, and where mteb's main score is
+    not the one the JMTEB harness reports."""
+    notes = []
+    tasks = rows.drop_duplicates("task")
+    order = {c: i for i, c in enumerate(CATEGORIES)}
+    groups = sorted(tasks.groupby("category", sort=False), key=lambda g: order.get(str(g[0]), len(order)))
+    for category, group in groups:
+        mixed = group["metric"].nunique() > 1
+        metrics = []
+        for metric, per_metric in group.groupby("metric", sort=False):
+            name = METRIC_NAMES.get(str(metric), str(metric))
+            metrics.append(f"{name} ({', '.join(per_metric['task'])})" if mixed else name)
+        count = f"{len(group)} dataset{'s' if len(group) > 1 else ''}"
+        note = f"{category} ({count}): {'; '.join(metrics)}"
+        harness = JMTEB_HARNESS_METRICS.get(str(category))
+        if harness and set(group["metric"]) != {harness}:
+            note += f" [mteb's main score; the JMTEB harness reports {METRIC_NAMES[harness]}]"
+        notes.append(note + ".")
+    return notes
+
+
+def write_table1(rows: pd.DataFrame, prefix: str | Path, *, stage: str, caption: str) -> list[Path]:
+    table = table1_frame(rows, stage)
+    notes = [
+        f"{AVG}: mean over all datasets (JMTEB's average); {AVG_CATEGORIES}: mean over category means.",
+        *metric_notes(rows[rows["stage"] == stage]),
+    ]
+    score_columns = [c for c in table.columns if c != "Model"]
+    return write_table(table, prefix, bold_max=score_columns, caption=caption, notes=notes)
+
+
+def make_table1(
+    row_paths: Iterable[str | Path],
+    pretrain_only_paths: Iterable[str | Path],
+    outputs: Mapping[str, str | Path],
+    scale: str,
+) -> None:
+    """Table 1 (fine-tuned models) and its pretrain-only companion (pretrained model + pooling)."""
+    final = load_rows(row_paths)
+    base = load_rows(pretrain_only_paths)
+    write_table1(
+        final,
+        Path(outputs["csv"]).with_suffix(""),
+        stage=TABLE1_STAGE,
+        caption=f"Table 1: JMTEB scores of the sentence embedding models ({scale} scale, x100).",
+    )
+    write_table1(
+        base,
+        Path(outputs["pretrain_only_csv"]).with_suffix(""),
+        stage=PRETRAIN_ONLY_STAGE,
+        caption=f"Table 1, pretrain-only: the pretrained models with pooling, before contrastive training ({scale} scale, x100).",
+    )
