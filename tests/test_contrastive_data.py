@@ -39,8 +39,10 @@ def test_rows_are_dropped_with_counted_reasons_and_columns_come_in_loss_order(tm
             {"q": "質問四", "pid": "p2", "negs": ["p3"], "score": 5},  # one negative, two wanted
             {"q": "質問五", "pid": "p2", "negs": ["p1", "p3"], "score": 1},  # below the score
             {"q": "質問六", "pid": "p3", "negs": ["p1", "p2"], "score": 4.5},  # kept
+            {"q": "質問七", "pid": "p3", "negs": ["p4", "p1"], "score": 5},  # a negative is an evaluation text
         ],
     )
+    evaluation = write_jsonl(tmp_path / "eval.jsonl", [{"sentence": "本文4"}])
     passages = write_jsonl(tmp_path / "passages.jsonl", [{"pid": f"p{i}", "text": f"本文{i}"} for i in range(1, 5)])
     spec = {
         "type": "local",
@@ -48,15 +50,17 @@ def test_rows_are_dropped_with_counted_reasons_and_columns_come_in_loss_order(tm
         "columns": {"anchor": "q", "positive": "pid", "hard_negatives": "negs"},
         "lookup": {"path": passages, "key": "pid", "text": "text", "columns": ["positive", "hard_negatives"]},
         "min_score": {"field": "score", "min": 4},
+        "exclude": [{"path": evaluation, "fields": ["sentence"]}],
     }
     datasets, (report,) = prepare_stage_datasets(stage({"qa": spec}, num_hard_negatives=2), seed=0)
     ds = datasets["qa"]
     assert ds.column_names == ["anchor", "positive", "negative_1", "negative_2"]
     assert ds[0] == {"anchor": "質問一", "positive": "本文1", "negative_1": "本文2", "negative_2": "本文3"}
     assert ds[1]["positive"] == "本文3"
-    assert report.rows_read == 6 and report.rows_used == 2
+    assert report.rows_read == 7 and report.rows_used == 2
     assert report.dropped == {
         "below_min_score": 1, "heldout": 0, "missing_lookup": 1, "empty_text": 1, "too_few_negatives": 1,
+        "evaluation_text": 1,
     }
 
 

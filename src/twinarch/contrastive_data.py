@@ -25,6 +25,7 @@ from sentence_transformers.base.sampler import MultiDatasetDefaultBatchSampler
 
 from twinarch.embed_config import ContrastiveDatasetSpec, EmbedStage
 from twinarch.io import DataError, atomic_dir, atomic_write_json, iter_jsonl
+from twinarch.overlap import ContainmentIndex, exclusion_index
 from twinarch.provenance import provenance
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DROP_REASONS = ("below_min_score", "heldout", "missing_lookup", "empty_text", "too_few_negatives")
+DROP_REASONS = ("below_min_score", "heldout", "missing_lookup", "empty_text", "too_few_negatives", "evaluation_text")
 DROP_COLUMN = "_drop_reason"
 ROLES = ("anchor", "positive", "hard_negatives")
 
@@ -202,9 +203,10 @@ def _read_hub_groups(spec: ContrastiveDatasetSpec, wanted: list[str]) -> dict[st
 
 def normalize_group(
     key: str, raw: "Dataset", spec: ContrastiveDatasetSpec, stage: EmbedStage, seed: int,
-    lookup: Mapping[str, str] | None,
+    lookup: Mapping[str, str] | None, excluded: ContainmentIndex | None = None,
 ) -> tuple["Dataset", DatasetReport]:
-    """Normalize, drop (with reasons) and cap one training dataset."""
+    """Normalize, drop (with reasons) and cap one training dataset; rows holding an excluded
+    (evaluation) text in any column are dropped before the cap."""
     k = stage.num_hard_negatives
     report = DatasetReport(
         name=key,
@@ -227,6 +229,10 @@ def normalize_group(
     # `map` keeps an input column's old position when an output reuses its name.
     ds = ds.select_columns([c for c in ds.column_names if c != DROP_COLUMN])
     ds = ds.select_columns(["anchor", "positive", *sorted(set(ds.column_names) - {"anchor", "positive"}, key=_negative_index)])
+    if excluded:
+        keep = [i for i, row in enumerate(ds) if not excluded.contains_any(*row.values())]
+        report.dropped["evaluation_text"] = len(ds) - len(keep)
+        ds = ds.select(keep).flatten_indices()
     cap = spec.max_rows or stage.max_rows_per_dataset
     if cap is not None and len(ds) > cap:
         report.capped = len(ds) - cap
@@ -246,10 +252,11 @@ def prepare_stage_datasets(stage: EmbedStage, seed: int) -> tuple["DatasetDict",
     reports: list[DatasetReport] = []
     for spec in stage.datasets:
         lookup = load_lookup(spec) if spec.lookup else None
+        excluded = exclusion_index(spec.exclude, f"contrastive dataset '{spec.name}'")
         for key, raw in read_raw_groups(spec, stage.num_hard_negatives).items():
             if key in out:
                 raise DataError(f"embed stage '{stage.name}': two datasets are both named '{key}'")
-            ds, report = normalize_group(key, raw, spec, stage, seed, lookup)
+            ds, report = normalize_group(key, raw, spec, stage, seed, lookup, excluded)
             reports.append(report)
             if len(ds) == 0:
                 log.warning("%s: no rows left after cleaning; left out of training", key)

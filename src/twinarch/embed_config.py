@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from twinarch.config import ConfigError, resolve_path
+from twinarch.overlap import TextExclusion, parse_exclusions
 from twinarch.splits import Holdout
 from twinarch.synthetic import SYNTHETIC_DIR
 
@@ -46,6 +47,7 @@ class ContrastiveDatasetSpec:
     max_rows: int | None = None
     query_prefix: str = ""
     document_prefix: str = ""
+    exclude: tuple[TextExclusion, ...] = ()
 
     @classmethod
     def from_dict(cls, name: str, raw: Mapping[str, Any], data_root_config: Mapping[str, Any]) -> "ContrastiveDatasetSpec":
@@ -60,6 +62,7 @@ class ContrastiveDatasetSpec:
         if isinstance(data.get("subsets"), list):
             data["subsets"] = tuple(data["subsets"])
         data["holdout"] = Holdout.from_dict(data.get("holdout"))
+        data["exclude"] = parse_exclusions(data.get("exclude"), lambda path: resolve_path(data_root_config, path))
         data["columns"] = dict(data["columns"])
         return cls(name=name, **data)
 
@@ -73,7 +76,7 @@ class ContrastiveDatasetSpec:
     def local_files(self) -> list[str]:
         """Every local file this dataset reads (Snakemake inputs)."""
         files = [self.source_path] if self.source_path else []
-        return files + ([self.lookup.path] if self.lookup else [])
+        return files + ([self.lookup.path] if self.lookup else []) + [e.path for e in self.exclude]
 
 
 @dataclass(frozen=True)

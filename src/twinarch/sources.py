@@ -10,14 +10,18 @@ Sources stream; none holds a corpus in memory.
 from __future__ import annotations
 
 import itertools
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Protocol
 
 from twinarch.config import ConfigError, resolve_path
 from twinarch.io import DataError, iter_jsonl
+from twinarch.overlap import TextExclusion, exclusion_index, parse_exclusions
 from twinarch.splits import Holdout
 from twinarch.synthetic import SYNTHETIC_PRETRAIN
+
+log = logging.getLogger(__name__)
 
 LOCAL_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".txt": "txt"}
 
@@ -61,6 +65,7 @@ class LocalCorpus:
     format: str | None = None
     max_documents: int | None = None
     holdout: Holdout | None = None
+    exclude: tuple[TextExclusion, ...] = ()
 
     @property
     def file_format(self) -> str:
@@ -75,7 +80,7 @@ class LocalCorpus:
         return LOCAL_FORMATS[suffix]
 
     def input_files(self) -> list[str]:
-        return [self.path]
+        return [self.path, *(e.path for e in self.exclude)]
 
     def records(self) -> Iterator[dict[str, Any]]:
         fmt = self.file_format
@@ -105,7 +110,8 @@ class LocalCorpus:
                         yield {"text": line.rstrip("\n")}
 
     def documents(self) -> Iterator[Document]:
-        kept = 0
+        excluded = exclusion_index(self.exclude, f"corpus '{self.name}'")
+        kept = dropped = 0
         for number, row in enumerate(self.records(), start=1):
             where = f"{self.path}: record {number} (corpus '{self.name}')"
             if self.holdout:
@@ -116,6 +122,9 @@ class LocalCorpus:
             text = join_text_fields(row, self.text_field, where)
             if not text.strip():
                 continue
+            if excluded and excluded.found_in(text):
+                dropped += 1
+                continue
             if self.id_field:
                 if self.id_field not in row:
                     raise DataError(f"{where}: no id field '{self.id_field}'; fields found: {sorted(row)}")
@@ -125,7 +134,9 @@ class LocalCorpus:
             yield Document(doc_id, text)
             kept += 1
             if self.max_documents is not None and kept >= self.max_documents:
-                return
+                break
+        if excluded:
+            log.info("corpus '%s': %d documents dropped for holding an excluded (evaluation) text", self.name, dropped)
 
 
 @dataclass(frozen=True)
@@ -175,6 +186,9 @@ class HfCorpus:
             text = join_text_fields(row, self.text_field, where)
             if not text.strip():
                 continue
+            if excluded and excluded.found_in(text):
+                dropped += 1
+                continue
             if self.id_field:
                 if self.id_field not in row:
                     raise DataError(f"{where}: no id field '{self.id_field}'; fields found: {sorted(row)}")
@@ -207,6 +221,7 @@ def build_source(name: str, spec: Mapping[str, Any]) -> TextSource:
             format=spec.get("format"),
             max_documents=spec.get("max_documents"),
             holdout=Holdout.from_dict(spec.get("holdout")),
+            exclude=parse_exclusions(spec.get("exclude")),
         )
     if kind == "synthetic":
         return LocalCorpus(
@@ -229,6 +244,8 @@ def resolved_corpus_specs(config: Mapping[str, Any], names: Iterable[str]) -> di
         spec = dict(corpora[name])
         if "path" in spec:
             spec["path"] = resolve_path(config, spec["path"])
+        if spec.get("exclude"):
+            spec["exclude"] = [{**e, "path": resolve_path(config, e["path"])} for e in spec["exclude"]]
         specs[name] = spec
     return specs
 
