@@ -22,8 +22,9 @@ def demo_run(tmp_path_factory, shared_data, repo_root):
     wd = tmp_path_factory.mktemp("demo")
     cmd = [
         sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "--directory", str(wd),
-        "--configfile", str(repo_root / "config" / "config.yaml"), "--cores", "2",
-        "--config", f"data_root={shared_data}", "all", "results/manifest.json",
+        "--configfile", str(repo_root / "config" / "config.yaml"), "--cores", "2", "all", "results/manifest.json",
+        # last: --config takes every following word as a key=value pair
+        "--config", f"data_root={shared_data}",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
