@@ -70,10 +70,11 @@ def test_no_jmini_evaluation_text_is_trained_on(repo_root, shared_data):
 
 def reduced_jmini(repo_root: Path, shared_data: Path, path: Path) -> Path:
     """jmini with every data cap cut down (a config override, as a user would write one): the same
-    real files, rules and code paths, two arms, minutes instead of an hour."""
+    real files, rules and code paths, minutes instead of an hour. One arm: the real-data paths do
+    not depend on the arm, and the demo's end-to-end test runs every arm."""
     config = yaml.safe_load((repo_root / "config" / "jmini.yaml").read_text(encoding="utf-8"))
     config["data_root"] = str(shared_data)
-    config["arms"] = [a for a in config["arms"] if a["name"] in ("encoder", "pretrained_decoder")]
+    config["arms"] = [a for a in config["arms"] if a["name"] == config["profile"]["baseline_arm"]]
     for name, cap in {"aozora": 10, "livedoor": 150, "jaquad_train": 300, "wikinews": 150}.items():
         config["corpora"][name]["max_documents"] = cap
     config["tokenizer"].update(vocab_size=3000, max_chars=400_000)
@@ -81,7 +82,6 @@ def reduced_jmini(repo_root: Path, shared_data: Path, path: Path) -> Path:
         stage.update(token_budget=budget, eval_every_steps=2, checkpoint_every_steps=4, log_every_steps=2)
     for stage in config["embed"]["stages"]:
         stage.update(max_rows_per_dataset=64, per_device_batch_size=16, mini_batch_size=16, max_seq_length=64)
-    config["evaluate"]["stages"] = ["ft"]
     config["evaluate"]["max_seq_length"] = 64
     for task in config["evaluate"]["tasks"]:
         task["max_items"] = 60
@@ -107,11 +107,11 @@ def test_jmini_runs_end_to_end_on_reduced_caps(snakemake_run, repo_root, shared_
         for name in artifact.files:
             assert (wd / name).is_file() and (wd / name).stat().st_size > 0, name
     table = pd.read_csv(wd / "results" / "tables" / "table1.csv")
-    assert len(table) == 2
-    # every real task produced a finite main score for both arms
-    rows = [json.loads(p.read_text(encoding="utf-8")) for p in (wd / "results" / "evaluate").glob("*/ft/*.json")]
+    assert len(table) == 1
+    # every real task produced a finite main score, pretrain-only and fine-tuned
+    rows = [json.loads(p.read_text(encoding="utf-8")) for p in (wd / "results" / "evaluate").glob("*/*/*.json")]
     assert len(rows) == 2 * len(yaml.safe_load(configfile.read_text(encoding="utf-8"))["evaluate"]["tasks"])
-    assert all(0.0 <= r["main_score"] <= 1.0 for r in rows)
+    assert all(-1.0 <= r["main_score"] <= 1.0 for r in rows)  # NaN fails too (Spearman may be negative)
     # decontamination ran on the real files and says what it dropped
     manifest = json.loads((wd / "results" / "data" / "contrastive" / "wsl" / "manifest.json").read_text(encoding="utf-8"))
     dropped = {d["name"]: d["dropped"] for d in manifest["datasets"]}

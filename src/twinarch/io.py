@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -15,8 +16,18 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+log = logging.getLogger(__name__)
+
+
 class DataError(ValueError):
     """Bad input data; the message names the file (and line, where there is one)."""
+
+
+def _published(tmp: Path, path: Path) -> None:
+    """The atomic rename, logged: every rule's log then names what the rule wrote."""
+    os.replace(tmp, path)
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+    log.info("wrote %s (%s bytes)", path, f"{size:,}")
 
 
 def _tmp_sibling(path: Path, suffix: str = "") -> Path:
@@ -31,7 +42,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     tmp = _tmp_sibling(path)
     try:
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        _published(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -55,7 +66,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = _tmp_sibling(path, suffix=path.suffix)
     try:
         yield tmp
-        os.replace(tmp, path)
+        _published(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -70,7 +81,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         yield tmp
         if path.exists():
             shutil.rmtree(path)
-        os.replace(tmp, path)
+        _published(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
