@@ -78,6 +78,7 @@ def reduced_jmini(repo_root: Path, shared_data: Path, path: Path) -> Path:
     for name, cap in {"aozora": 10, "livedoor": 150, "jaquad_train": 300, "wikinews": 150}.items():
         config["corpora"][name]["max_documents"] = cap
     config["tokenizer"].update(vocab_size=3000, max_chars=400_000)
+    config["shards"]["validation_fraction"] = 0.05  # a full 512-token validation block from fewer documents
     for stage, budget in zip(config["pretrain"]["stages"], (8 * 128 * 4, 4 * 512 * 2)):
         stage.update(token_budget=budget, eval_every_steps=2, checkpoint_every_steps=4, log_every_steps=2)
     for stage in config["embed"]["stages"]:
