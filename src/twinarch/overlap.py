@@ -41,12 +41,10 @@ class ContainmentIndex:
 
     def __init__(self, texts: Iterable[tuple[str, str]]) -> None:
         self._by_probe: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        self.size = 0
         for label, text in texts:
             parts = sentences(text)
             if parts:
                 self._by_probe[max(parts, key=len)].append((label, _normalized(text)))
-                self.size += 1
 
     def found_in(self, text: str) -> list[tuple[str, str]]:
         """(label, text) of every indexed text inside `text`."""

@@ -9,6 +9,7 @@ Sources stream; none holds a corpus in memory.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any, Iterable, Iterator, Mapping, Protocol
 
 from twinarch.config import ConfigError, resolve_path
 from twinarch.io import DataError, iter_jsonl
-from twinarch.overlap import TextExclusion, exclusion_index, parse_exclusions
+from twinarch.overlap import ContainmentIndex, TextExclusion, exclusion_index, parse_exclusions
 from twinarch.splits import Holdout
 from twinarch.synthetic import SYNTHETIC_PRETRAIN
 
@@ -109,8 +110,13 @@ class LocalCorpus:
                     if line.strip():
                         yield {"text": line.rstrip("\n")}
 
+    @functools.cached_property
+    def _excluded(self) -> ContainmentIndex | None:
+        """Built once per source: `check_sources` and the real pass both iterate `documents()`."""
+        return exclusion_index(self.exclude, f"corpus '{self.name}'")
+
     def documents(self) -> Iterator[Document]:
-        excluded = exclusion_index(self.exclude, f"corpus '{self.name}'")
+        excluded = self._excluded
         kept = dropped = 0
         for number, row in enumerate(self.records(), start=1):
             where = f"{self.path}: record {number} (corpus '{self.name}')"
