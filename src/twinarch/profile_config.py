@@ -25,6 +25,7 @@ class ProfileSettings:
     modes: tuple[str, ...]
     warmup_iters: int
     timed_iters: int
+    rounds: int
     texts: TextSource
     baseline_arm: str
     report_mode: str
@@ -42,6 +43,7 @@ class ProfileSettings:
             modes=tuple(section["modes"]),
             warmup_iters=section["warmup_iters"],
             timed_iters=section["timed_iters"],
+            rounds=section["rounds"],
             texts=TextSource.from_config("profile.texts", section["texts"], data_root),
             baseline_arm=section["baseline_arm"],
             report_mode=section["report_mode"],

@@ -11,16 +11,21 @@ pooling, exactly as at inference. Two timings per cell:
 Every input is exactly `seq_len` tokens long. On a GPU cells are timed with CUDA events and memory is
 `torch.cuda.max_memory_allocated` (and reserved), reset per cell; on a CPU (where `torch.cuda.*`
 raises) cells are timed with the wall clock and memory is the peak resident set of the cell.
+
+`ArmProfiler` holds one arm's model and measures one round of one cell at a time; the order of
+cells, rounds and arms is twinarch.profile_workers' business.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import resource
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -34,7 +39,12 @@ from twinarch.config import Arm, ConfigError
 from twinarch.device import DeviceSettings
 from twinarch.embedding_model import build_embedding_model
 from twinarch.io import DataError, atomic_path
-from twinarch.provenance import config_hash, device_description, git_commit, library_versions
+from twinarch.provenance import (
+    config_hash,
+    device_description,
+    git_commit,
+    library_versions,
+)
 from twinarch.profile_config import MODES, ProfileSettings
 
 log = logging.getLogger(__name__)
@@ -73,7 +83,11 @@ def build_random_model(
         del network
         AutoTokenizer.from_pretrained(str(tokenizer_dir)).save_pretrained(tmp)
         model = build_embedding_model(
-            tmp, arm, max_seq_length=max_seq_length, normalize=normalize, attn_implementation=device.attn_implementation
+            tmp,
+            arm,
+            max_seq_length=max_seq_length,
+            normalize=normalize,
+            attn_implementation=device.attn_implementation,
         )
     return model.to(device=device.device, dtype=device.dtype).eval()
 
@@ -119,7 +133,10 @@ def pad_batch(input_ids: Sequence[Sequence[int]], pad_id: int, padding_side: str
         span = slice(width - len(seq), width) if padding_side == "left" else slice(0, len(seq))
         ids[row, span] = seq
         mask[row, span] = 1
-    return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+    return {
+        "input_ids": torch.from_numpy(ids),
+        "attention_mask": torch.from_numpy(mask),
+    }
 
 
 @torch.inference_mode()
@@ -142,7 +159,11 @@ def encode_texts(model: SentenceTransformer, texts: Sequence[str], batch_size: i
         if unpadded:
             features = model.preprocess([texts[i] for i in idx])
         else:
-            features = pad_batch([encoded[i] for i in idx], tokenizer.pad_token_id, tokenizer.padding_side)
+            features = pad_batch(
+                [encoded[i] for i in idx],
+                tokenizer.pad_token_id,
+                tokenizer.padding_side,
+            )
         features = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in features.items()}
         chunks.append(model(features)["sentence_embedding"])
     embeddings = torch.cat(chunks).float().cpu()
@@ -152,35 +173,61 @@ def encode_texts(model: SentenceTransformer, texts: Sequence[str], batch_size: i
 # ----------------------------------------------------------------------------- timing and memory
 
 
-class CellMeter:
-    """Times iterations and measures the peak memory of one cell on the model's device."""
+def proc_status_mb(field_name: str) -> float:
+    """A memory field of /proc/self/status (VmRSS, VmHWM; kB there) in MiB."""
+    for line in PROC_STATUS.read_text().splitlines():
+        if line.startswith(f"{field_name}:"):
+            return int(line.split()[1]) / 1024
+    raise DataError(f"{PROC_STATUS} has no {field_name} line")
 
-    def __init__(self, device: str) -> None:
+
+def release_free_heap() -> None:
+    """Give glibc's free heap pages back to the OS (malloc_trim), so a cell's peak resident set is
+    what that cell needs, not what earlier, larger cells left in the heap. No-op without glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class CellMeter:
+    """Times iterations and measures the peak memory of one cell on the model's device.
+
+    On a CPU the peak is the model's own bytes plus how far the resident set grew during the cell
+    (Linux: the kernel's high-water mark, reset per cell, minus the resident set at the reset). The
+    interpreter and the libraries are left out, as `torch.cuda.max_memory_allocated` leaves them
+    out on a GPU, so the arms differ by what their architecture needs.
+    """
+
+    def __init__(self, device: str, model_mb: float = 0.0) -> None:
         self.cuda = device.startswith("cuda")
+        self.model_mb = model_mb
+        self._resident_at_reset_mb = 0.0
 
     @property
     def memory_measure(self) -> str:
         if self.cuda:
             return "cuda_max_allocated"
-        return "cell_peak_rss" if CLEAR_REFS.exists() else "process_peak_rss"
+        return "model_plus_cell_rss_growth" if CLEAR_REFS.exists() else "process_peak_rss"
 
     def reset_memory(self) -> None:
         if self.cuda:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
         elif CLEAR_REFS.exists():
-            # Linux resets the process's peak RSS (VmHWM) when 5 is written to clear_refs; elsewhere
-            # only the lifetime peak exists, and the column `memory_measure` says so.
+            release_free_heap()
+            # Linux resets the process's peak RSS (VmHWM) to the current RSS when 5 is written to
+            # clear_refs; elsewhere only the lifetime peak exists, and `memory_measure` says so.
             CLEAR_REFS.write_text("5")
+            self._resident_at_reset_mb = proc_status_mb("VmRSS")
 
     def peak_memory_mb(self) -> tuple[float, float]:
         """(peak, reserved) in MiB; reserved is the CUDA caching allocator's and NaN on a CPU."""
         if self.cuda:
             return torch.cuda.max_memory_allocated() / 2**20, torch.cuda.max_memory_reserved() / 2**20
         if CLEAR_REFS.exists():
-            for line in PROC_STATUS.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024, float("nan")
+            growth = proc_status_mb("VmHWM") - self._resident_at_reset_mb
+            return self.model_mb + max(growth, 0.0), float("nan")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return peak / (2**20 if sys.platform == "darwin" else 1024), float("nan")
 
@@ -198,6 +245,11 @@ class CellMeter:
         step()
         return (time.perf_counter() - begin) * 1000.0
 
+    def release(self) -> None:
+        """Hand cached device memory back, so an idle arm's worker does not crowd the measured one."""
+        if self.cuda:
+            torch.cuda.empty_cache()
+
 
 def measure_cell(meter: CellMeter, step: Callable[[], Any], warmup_iters: int, timed_iters: int) -> dict[str, Any]:
     """Warm-up calls (not timed), then timed calls; an out-of-memory error is a result, not a crash."""
@@ -212,69 +264,127 @@ def measure_cell(meter: CellMeter, step: Callable[[], Any], warmup_iters: int, t
         meter.reset_memory()
         return {"status": "oom"}
     peak, reserved = meter.peak_memory_mb()
+    meter.release()
     return {
         "status": "ok",
-        "ms_per_batch": float(np.mean(times)),
-        "ms_per_batch_std": float(np.std(times)),
+        "times_ms": times,
         "peak_memory_mb": peak,
         "reserved_memory_mb": reserved,
     }
 
 
-# ----------------------------------------------------------------------------- the sweep
+# ----------------------------------------------------------------------------- one arm, round after round
 
 
-def sweep(
-    model: SentenceTransformer,
-    settings: ProfileSettings,
-    source_texts: Sequence[str],
-) -> list[dict[str, Any]]:
-    """One row per (mode, seq_len, batch_size); rows of a cell that ran out of memory say `oom`.
+def model_bytes(model: torch.nn.Module) -> int:
+    """Bytes of the model's parameters and buffers."""
+    tensors = list(model.parameters()) + list(model.buffers())
+    return sum(t.numel() * t.element_size() for t in tensors)
 
-    Batch sizes run from small to large, so once a batch is out of memory the larger batches of the
-    same length and mode are recorded as `oom` without being run (memory only grows with the batch).
+
+@dataclass
+class CellRounds:
+    """What the rounds of one cell measured so far; the row reports their median time, its spread
+    and the least peak memory."""
+
+    times_ms: list[float] = field(default_factory=list)
+    peak_memory_mb: float = float("nan")
+    reserved_memory_mb: float = float("nan")
+    rounds: int = 0
+    oom: bool = False
+
+    def add(self, result: dict[str, Any]) -> None:
+        self.rounds += 1
+        if result["status"] == "oom":
+            self.oom = True
+            return
+        self.times_ms += result["times_ms"]
+        # The least of the rounds' peaks: what the cell needs. Heap fragmentation on a CPU only ever
+        # adds to a round's peak; on a GPU the allocator's statistics repeat exactly.
+        self.peak_memory_mb = float(np.fmin(self.peak_memory_mb, result["peak_memory_mb"]))
+        self.reserved_memory_mb = float(np.fmin(self.reserved_memory_mb, result["reserved_memory_mb"]))
+
+    def row(self, mode: str, seq_len: int, batch_size: int, timed_iters: int) -> dict[str, Any]:
+        """A cell is out of memory if any of its rounds was; otherwise the median batch time of every
+        timed iteration of every round (robust to the odd slow iteration on a shared machine).
+        """
+        row: dict[str, Any] = {
+            "mode": mode,
+            "seq_len": seq_len,
+            "batch_size": batch_size,
+            "timed_iters": timed_iters,
+            "rounds": self.rounds,
+            "status": "oom" if self.oom else "ok",
+        }
+        if self.oom:
+            return row
+        ms = float(np.median(self.times_ms))
+        return {
+            **row,
+            "ms_per_batch": ms,
+            "ms_per_batch_std": float(np.std(self.times_ms)),
+            "samples_per_s": batch_size * 1000.0 / ms,
+            "ms_per_sample": ms / batch_size,
+            "tokens_per_s": batch_size * 1000.0 / ms * seq_len,
+            "peak_memory_mb": self.peak_memory_mb,
+            "reserved_memory_mb": self.reserved_memory_mb,
+        }
+
+
+class ArmProfiler:
+    """One arm's model and every cell it measured, one round of one cell at a time.
+
+    The caller decides the order of cells and rounds (twinarch.profile_workers interleaves the arms),
+    so that the arms of a comparison share the machine's state instead of each having its own job.
     """
-    meter = CellMeter(str(model.device))
-    tokenizer = model.tokenizer
-    rows = []
-    cells = [(m, s) for m in settings.modes for s in settings.seq_lens]
-    for index, (mode, seq_len) in enumerate(cells, start=1):
-        model.max_seq_length = seq_len
-        texts = fixed_length_texts(tokenizer, source_texts, seq_len, max(settings.batch_sizes))
-        out_of_memory = False
-        for batch_size in settings.batch_sizes:
-            batch = texts[:batch_size]
-            if out_of_memory:
-                result: dict[str, Any] = {"status": "oom"}
-            else:
-                result = measure_cell(meter, make_step(model, mode, batch), settings.warmup_iters, settings.timed_iters)
-                out_of_memory = result["status"] == "oom"
-            row = {
-                "mode": mode,
-                "seq_len": seq_len,
-                "batch_size": batch_size,
-                "timed_iters": settings.timed_iters,
-                **result,
-            }
-            if result["status"] == "ok":
-                row["samples_per_s"] = batch_size * 1000.0 / result["ms_per_batch"]
-                row["ms_per_sample"] = result["ms_per_batch"] / batch_size
-                row["tokens_per_s"] = row["samples_per_s"] * seq_len
-            rows.append(row)
-            log.info(
-                "[%d/%d] %s len %d batch %d: %s",
-                index,
-                len(cells),
-                mode,
-                seq_len,
-                batch_size,
-                (
-                    f"{row['samples_per_s']:.1f} samples/s, {row['peak_memory_mb']:.0f} MB"
-                    if result["status"] == "ok"
-                    else "out of memory"
-                ),
+
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        settings: ProfileSettings,
+        source_texts: Sequence[str],
+    ) -> None:
+        self.model = model
+        self.settings = settings
+        self.source_texts = list(source_texts)
+        self.meter = CellMeter(str(model.device), model_mb=model_bytes(model) / 2**20)
+        self._texts: dict[int, list[str]] = {}
+        self._cells: dict[tuple[str, int, int], CellRounds] = {}
+
+    def measure(self, mode: str, seq_len: int, batch_size: int) -> dict[str, Any]:
+        """Run one round of a cell; returns the cell's row over its rounds so far.
+
+        Batch sizes of a (mode, length) run from small to large, so once a smaller batch has run out
+        of memory this one is recorded as `oom` without being run (memory only grows with the batch).
+        """
+        cell = self._cells.setdefault((mode, seq_len, batch_size), CellRounds())
+        smaller_oom = any(
+            rounds.oom for (m, s, b), rounds in self._cells.items() if (m, s) == (mode, seq_len) and b < batch_size
+        )
+        if smaller_oom:
+            cell.add({"status": "oom"})
+        else:
+            if seq_len not in self._texts:
+                self._texts[seq_len] = fixed_length_texts(
+                    self.model.tokenizer,
+                    self.source_texts,
+                    seq_len,
+                    max(self.settings.batch_sizes),
+                )
+            self.model.max_seq_length = seq_len
+            step = make_step(self.model, mode, self._texts[seq_len][:batch_size])
+            cell.add(
+                measure_cell(
+                    self.meter,
+                    step,
+                    self.settings.warmup_iters,
+                    self.settings.timed_iters,
+                )
             )
-    return rows
+        return cell.row(mode, seq_len, batch_size, self.settings.timed_iters)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [cell.row(*key, self.settings.timed_iters) for key, cell in self._cells.items()]
 
 
 def make_step(model: SentenceTransformer, mode: str, batch: list[str]) -> Callable[[], Any]:
@@ -312,6 +422,7 @@ PROFILE_COLUMNS = (
     "ms_per_batch",
     "ms_per_batch_std",
     "timed_iters",
+    "rounds",
     "peak_memory_mb",
     "reserved_memory_mb",
     "memory_measure",
@@ -333,7 +444,11 @@ PROFILE_COLUMNS = (
 
 
 def describe_rows(
-    rows: list[dict[str, Any]], arm: Arm, device: DeviceSettings, model: SentenceTransformer, fragment: Any
+    rows: list[dict[str, Any]],
+    arm: Arm,
+    device: DeviceSettings,
+    model: SentenceTransformer,
+    fragment: Any,
 ) -> pd.DataFrame:
     """Rows plus what made them: arm, device, dtype, attention kernel, library versions, config hash."""
     versions = library_versions()
@@ -361,30 +476,14 @@ def describe_rows(
     return pd.DataFrame([{**context, **row} for row in rows]).reindex(columns=list(PROFILE_COLUMNS))
 
 
-def profile_arm(
-    *,
-    model_config_dir: str | Path,
-    tokenizer_dir: str | Path,
+def write_profile(
+    profiler: ArmProfiler,
     arm: Arm,
-    settings: ProfileSettings,
     device: DeviceSettings,
-    normalize: bool,
-    seed: int,
-    out_csv: str | Path,
     fragment: Any,
-) -> pd.DataFrame:
-    """Build the arm's random-init model, sweep the grid, write `out_csv` atomically."""
-    source_texts = settings.texts.texts(seed)
-    model = build_random_model(
-        model_config_dir,
-        tokenizer_dir,
-        arm,
-        device,
-        max_seq_length=max(settings.seq_lens),
-        normalize=normalize,
-        seed=seed,
-    )
-    frame = describe_rows(sweep(model, settings, source_texts), arm, device, model, fragment)
+    out_csv: str | Path,
+) -> None:
+    """The arm's rows with their provenance, to `out_csv` atomically."""
+    frame = describe_rows(profiler.rows(), arm, device, profiler.model, fragment)
     with atomic_path(out_csv) as tmp:
         frame.to_csv(tmp, index=False)
-    return frame

@@ -15,6 +15,10 @@ def rule_resources(group):
     return _rule_resources(config, group)
 
 
+def arm_section(name):
+    return dict(twinarch_config.get_arm(config, name).__dict__)
+
+
 def arm_config(wildcards):
     """The arm's config entry, passed as a param so that editing it re-runs only its jobs."""
-    return dict(twinarch_config.get_arm(config, wildcards.arm).__dict__)
+    return arm_section(wildcards.arm)

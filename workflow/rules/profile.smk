@@ -3,30 +3,32 @@
 include: "profile_functions.smk"
 
 
-rule profile_arm:
+# Every arm in one job, cells interleaved arm by arm (twinarch.profile_workers): measured apart,
+# the arms' numbers would differ by the machine's drift between jobs, not by architecture.
+rule profile_arms:
     input:
-        model_config="results/models/{arm}/config.json",
-        tokenizer=arm_tokenizer_files,
+        model_configs=expand("results/models/{arm}/config.json", arm=ARMS),
+        tokenizers=profile_tokenizer_files,
         texts=profile_text_files,
     output:
-        "results/profile/{arm}.csv",
+        expand("results/profile/{arm}.csv", arm=ARMS),
     log:
-        "logs/profile_arm/{arm}.log",
+        "logs/profile_arms.log",
     conda:
         CONDA_ENV
     threads: profile_threads
     resources:
         **rule_resources("profile"),
     params:
-        arm=arm_config,
+        arms=arm_sections,
+        tokenizers=arm_tokenizer_sources,
         profile=profile_section,
         device=device_section,
         normalize=embed_normalize,
         seed=study_seed,
-        tokenizer=arm_tokenizer_source,
         data_root=data_root,
     script:
-        "../scripts/profile_arm.py"
+        "../scripts/profile_arms.py"
 
 
 rule make_table2:

@@ -54,21 +54,32 @@ def quality_text_files(wildcards):
     )
 
 
-def arm_tokenizer_files(wildcards):
-    """The shared tokenizer for arms we pretrain; a pretrained arm brings its own (no input)."""
-    arm = twinarch_config.get_arm(config, wildcards.arm)
-    return [] if arm.init == "pretrained" else ["results/tokenizer"]
-
-
-def arm_tokenizer_source(wildcards):
-    arm = twinarch_config.get_arm(config, wildcards.arm)
+def tokenizer_source(arm):
+    """The shared tokenizer for arms we pretrain; a pretrained arm brings its own."""
     if arm.init == "pretrained":
         return resolve_path(config, str(arm.init_from))
     return "results/tokenizer"
 
 
+def profile_tokenizer_files(wildcards):
+    """The shared tokenizer as an input when some arm uses it (a pretrained arm's own is no file we build)."""
+    arms = [twinarch_config.get_arm(config, name) for name in ARMS]
+    return (
+        ["results/tokenizer"] if any(arm.init != "pretrained" for arm in arms) else []
+    )
+
+
+def arm_tokenizer_sources(wildcards):
+    return [tokenizer_source(twinarch_config.get_arm(config, name)) for name in ARMS]
+
+
+def arm_sections(wildcards):
+    """Every arm's config entry in ARMS order (the order of the rule's outputs)."""
+    return [arm_section(name) for name in ARMS]
+
+
 def profile_threads(wildcards):
-    """Every core unless the config says otherwise; Snakemake caps it at --cores, so locally a
+    """Every core unless the config says otherwise; Snakemake caps it at --cores, so locally the
     profiling job runs alone and no other job shares its timings."""
     return config["profile"]["threads"] or os.cpu_count() or 1
 
