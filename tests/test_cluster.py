@@ -192,11 +192,17 @@ def main(spec):
         with open(work / "starts.txt", "a") as fh:
             fh.write(f"{step}\\n")
     stop = []
-    signal.signal(signal.SIGTERM, lambda s, f: stop.append(s))
+
+    def save_and_stop(signum, frame):
+        # Checkpoint in the handler itself: torchrun may kill the workers soon after relaying the
+        # signal, and a loop that checks a flag after its next sleep can miss that window.
+        stop.append(signum)
+        if rank == 0:
+            ckpt.write_text(json.dumps({"step": step}))
+
+    signal.signal(signal.SIGTERM, save_and_stop)
     while step < spec["steps"]:
         if stop:
-            if rank == 0:
-                ckpt.write_text(json.dumps({"step": step}))
             sys.exit(1)
         time.sleep(0.1)
         step += 1
@@ -260,4 +266,4 @@ def test_job_stopped_at_its_time_limit_is_resubmitted_and_resumes(tmp_path: Path
     assert "--attempt 2" in jobs[1]["options"]["wrap"]
     done = json.loads((tmp_path / "results" / "done.json").read_text())
     assert done["steps"] == 40
-    assert done["starts"][0] == 0 and done["starts"][1] >= 5, "the second attempt resumed, not restarted"
+    assert done["starts"][0] == 0 and done["starts"][1] >= 5, f"the second attempt restarted: {done}"
