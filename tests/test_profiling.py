@@ -76,13 +76,7 @@ def settings(texts: TextSource | None = None, **overrides) -> ProfileSettings:
 @pytest.fixture(scope="module")
 def llama_model(model_dirs, tiny_tokenizer_dir):
     return build_random_model(
-        model_dirs["llama"],
-        tiny_tokenizer_dir,
-        tiny_arm("llama"),
-        CPU,
-        max_seq_length=64,
-        normalize=False,
-        seed=0,
+        model_dirs["llama"], tiny_tokenizer_dir, tiny_arm("llama"), CPU, max_seq_length=64, normalize=False, seed=0
     )
 
 
@@ -184,10 +178,7 @@ def test_interleaved_workers_write_every_column_for_every_arm(model_dirs, tiny_t
         assert (written["rounds"] == 2).all() and (written["torch_threads"] == 1).all()
         assert (written["samples_per_s"] > 0).all()
         pd.testing.assert_series_equal(
-            written["ms_per_sample"],
-            1000.0 / written["samples_per_s"],
-            check_names=False,
-            rtol=1e-6,
+            written["ms_per_sample"], 1000.0 / written["samples_per_s"], check_names=False, rtol=1e-6
         )
         # float32 weights are a floor of the model's memory
         assert (written["peak_memory_mb"] >= written["parameters"] * 4 / 2**20).all()
@@ -232,7 +223,7 @@ def test_schedule_interleaves_arms_cell_by_cell_and_rotates_the_first():
     assert [r for r, _, _ in order] == [0] * 9 + [1] * 9
 
 
-def test_grid_runs_batch_sizes_small_to_large(source_texts):
+def test_grid_runs_batch_sizes_small_to_large():
     cells = grid(settings(batch_sizes=(2, 4, 8)))
     assert cells[:3] == [("forward", 16, 2), ("forward", 16, 4), ("forward", 16, 8)]
     assert len(cells) == 2 * 2 * 3
@@ -240,22 +231,8 @@ def test_grid_runs_batch_sizes_small_to_large(source_texts):
 
 def test_rounds_report_the_median_and_any_out_of_memory():
     cell = CellRounds()
-    cell.add(
-        {
-            "status": "ok",
-            "times_ms": [10.0, 11.0],
-            "peak_memory_mb": 100.0,
-            "reserved_memory_mb": float("nan"),
-        }
-    )
-    cell.add(
-        {
-            "status": "ok",
-            "times_ms": [50.0],
-            "peak_memory_mb": 120.0,
-            "reserved_memory_mb": float("nan"),
-        }
-    )
+    cell.add({"status": "ok", "times_ms": [10.0, 11.0], "peak_memory_mb": 100.0, "reserved_memory_mb": float("nan")})
+    cell.add({"status": "ok", "times_ms": [50.0], "peak_memory_mb": 120.0, "reserved_memory_mb": float("nan")})
     row = cell.row("encode", 16, 4, timed_iters=2)
     assert row["ms_per_batch"] == 11.0, "one slow iteration does not move the median"
     assert row["samples_per_s"] == pytest.approx(4000.0 / 11.0)
@@ -293,14 +270,7 @@ def test_out_of_memory_cells_are_recorded_not_raised(llama_model, source_texts, 
             profiler.measure(*cell)
     rows = profiler.rows()
     status = {(r["seq_len"], r["batch_size"]): r["status"] for r in rows}
-    assert status == {
-        (16, 2): "ok",
-        (16, 4): "oom",
-        (16, 8): "oom",
-        (32, 2): "ok",
-        (32, 4): "oom",
-        (32, 8): "oom",
-    }
+    assert status == {(16, 2): "ok", (16, 4): "oom", (16, 8): "oom", (32, 2): "ok", (32, 4): "oom", (32, 8): "oom"}
     assert 8 not in batches_run, "a batch larger than one out of memory is recorded without running"
     assert all("samples_per_s" not in r for r in rows if r["status"] == "oom")
     assert all(r["rounds"] == 2 for r in rows)

@@ -186,12 +186,7 @@ def profile_arms(
             worker.reply()
         for round_index, cell, arm in schedule(list(workers), cells, settings.rounds):
             row = workers[arm].request({"op": "measure", "cell": list(cell)})["row"]
-            log.info(
-                "round %d/%d %s",
-                round_index + 1,
-                settings.rounds,
-                describe_measurement(arm, row),
-            )
+            log.info("round %d/%d %s", round_index + 1, settings.rounds, describe_measurement(arm, row))
         for job in jobs:
             workers[job.name].request({"op": "write", "out_csv": job.out_csv})
 

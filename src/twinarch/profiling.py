@@ -10,7 +10,8 @@ pooling, exactly as at inference. Two timings per cell:
 
 Every input is exactly `seq_len` tokens long. On a GPU cells are timed with CUDA events and memory is
 `torch.cuda.max_memory_allocated` (and reserved), reset per cell; on a CPU (where `torch.cuda.*`
-raises) cells are timed with the wall clock and memory is the peak resident set of the cell.
+raises) cells are timed with the wall clock and memory is the model's bytes plus the growth of the
+resident set during the cell (see `CellMeter`).
 
 `ArmProfiler` holds one arm's model and measures one round of one cell at a time; the order of
 cells, rounds and arms is twinarch.profile_workers' business.
@@ -39,12 +40,7 @@ from twinarch.config import Arm, ConfigError
 from twinarch.device import DeviceSettings
 from twinarch.embedding_model import build_embedding_model
 from twinarch.io import DataError, atomic_path
-from twinarch.provenance import (
-    config_hash,
-    device_description,
-    git_commit,
-    library_versions,
-)
+from twinarch.provenance import config_hash, device_description, git_commit, library_versions
 from twinarch.profile_config import MODES, ProfileSettings
 
 log = logging.getLogger(__name__)
@@ -83,11 +79,7 @@ def build_random_model(
         del network
         AutoTokenizer.from_pretrained(str(tokenizer_dir)).save_pretrained(tmp)
         model = build_embedding_model(
-            tmp,
-            arm,
-            max_seq_length=max_seq_length,
-            normalize=normalize,
-            attn_implementation=device.attn_implementation,
+            tmp, arm, max_seq_length=max_seq_length, normalize=normalize, attn_implementation=device.attn_implementation
         )
     return model.to(device=device.device, dtype=device.dtype).eval()
 
@@ -133,10 +125,7 @@ def pad_batch(input_ids: Sequence[Sequence[int]], pad_id: int, padding_side: str
         span = slice(width - len(seq), width) if padding_side == "left" else slice(0, len(seq))
         ids[row, span] = seq
         mask[row, span] = 1
-    return {
-        "input_ids": torch.from_numpy(ids),
-        "attention_mask": torch.from_numpy(mask),
-    }
+    return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
 
 
 @torch.inference_mode()
@@ -159,11 +148,7 @@ def encode_texts(model: SentenceTransformer, texts: Sequence[str], batch_size: i
         if unpadded:
             features = model.preprocess([texts[i] for i in idx])
         else:
-            features = pad_batch(
-                [encoded[i] for i in idx],
-                tokenizer.pad_token_id,
-                tokenizer.padding_side,
-            )
+            features = pad_batch([encoded[i] for i in idx], tokenizer.pad_token_id, tokenizer.padding_side)
         features = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in features.items()}
         chunks.append(model(features)["sentence_embedding"])
     embeddings = torch.cat(chunks).float().cpu()
@@ -265,12 +250,7 @@ def measure_cell(meter: CellMeter, step: Callable[[], Any], warmup_iters: int, t
         return {"status": "oom"}
     peak, reserved = meter.peak_memory_mb()
     meter.release()
-    return {
-        "status": "ok",
-        "times_ms": times,
-        "peak_memory_mb": peak,
-        "reserved_memory_mb": reserved,
-    }
+    return {"status": "ok", "times_ms": times, "peak_memory_mb": peak, "reserved_memory_mb": reserved}
 
 
 # ----------------------------------------------------------------------------- one arm, round after round
@@ -319,13 +299,14 @@ class CellRounds:
         if self.oom:
             return row
         ms = float(np.median(self.times_ms))
+        samples_per_s = batch_size * 1000.0 / ms
         return {
             **row,
             "ms_per_batch": ms,
             "ms_per_batch_std": float(np.std(self.times_ms)),
-            "samples_per_s": batch_size * 1000.0 / ms,
+            "samples_per_s": samples_per_s,
             "ms_per_sample": ms / batch_size,
-            "tokens_per_s": batch_size * 1000.0 / ms * seq_len,
+            "tokens_per_s": samples_per_s * seq_len,
             "peak_memory_mb": self.peak_memory_mb,
             "reserved_memory_mb": self.reserved_memory_mb,
         }
@@ -338,12 +319,7 @@ class ArmProfiler:
     so that the arms of a comparison share the machine's state instead of each having its own job.
     """
 
-    def __init__(
-        self,
-        model: SentenceTransformer,
-        settings: ProfileSettings,
-        source_texts: Sequence[str],
-    ) -> None:
+    def __init__(self, model: SentenceTransformer, settings: ProfileSettings, source_texts: Sequence[str]) -> None:
         self.model = model
         self.settings = settings
         self.source_texts = list(source_texts)
@@ -366,21 +342,11 @@ class ArmProfiler:
         else:
             if seq_len not in self._texts:
                 self._texts[seq_len] = fixed_length_texts(
-                    self.model.tokenizer,
-                    self.source_texts,
-                    seq_len,
-                    max(self.settings.batch_sizes),
+                    self.model.tokenizer, self.source_texts, seq_len, max(self.settings.batch_sizes)
                 )
             self.model.max_seq_length = seq_len
             step = make_step(self.model, mode, self._texts[seq_len][:batch_size])
-            cell.add(
-                measure_cell(
-                    self.meter,
-                    step,
-                    self.settings.warmup_iters,
-                    self.settings.timed_iters,
-                )
-            )
+            cell.add(measure_cell(self.meter, step, self.settings.warmup_iters, self.settings.timed_iters))
         return cell.row(mode, seq_len, batch_size, self.settings.timed_iters)
 
     def rows(self) -> list[dict[str, Any]]:
@@ -444,11 +410,7 @@ PROFILE_COLUMNS = (
 
 
 def describe_rows(
-    rows: list[dict[str, Any]],
-    arm: Arm,
-    device: DeviceSettings,
-    model: SentenceTransformer,
-    fragment: Any,
+    rows: list[dict[str, Any]], arm: Arm, device: DeviceSettings, model: SentenceTransformer, fragment: Any
 ) -> pd.DataFrame:
     """Rows plus what made them: arm, device, dtype, attention kernel, library versions, config hash."""
     versions = library_versions()
@@ -476,13 +438,7 @@ def describe_rows(
     return pd.DataFrame([{**context, **row} for row in rows]).reindex(columns=list(PROFILE_COLUMNS))
 
 
-def write_profile(
-    profiler: ArmProfiler,
-    arm: Arm,
-    device: DeviceSettings,
-    fragment: Any,
-    out_csv: str | Path,
-) -> None:
+def write_profile(profiler: ArmProfiler, arm: Arm, device: DeviceSettings, fragment: Any, out_csv: str | Path) -> None:
     """The arm's rows with their provenance, to `out_csv` atomically."""
     frame = describe_rows(profiler.rows(), arm, device, profiler.model, fragment)
     with atomic_path(out_csv) as tmp:
