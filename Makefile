@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
+PY_SOURCES := src tests benchmarks workflow/scripts
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
@@ -37,6 +38,8 @@ test-fast: venv
 lint: venv
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
 
 dry-run: venv
 	for c in config/config.yaml config/jmini.yaml config/paper.yaml; do $(BIN)/snakemake -n -q --configfile $$c || exit 1; done

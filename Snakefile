@@ -9,7 +9,7 @@ min_version("9.27")
 
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
-from twinarch.config import export_package_path, validate_config
+from twinarch.core.config import export_package_path, validate_config
 
 # Jobs in conda envs or on cluster nodes import twinarch from this checkout.
 export_package_path()
@@ -22,8 +22,8 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-# Snakemake's own validator against workflow/schemas/config.schema.yaml (defaults filled in),
-# plus the cross-references a JSON schema cannot express; errors name the config key.
+# Snakemake's own validator against workflow/schemas/config.schema.yaml (defaults filled in);
+# common.smk then runs the checks across sections (twinarch.study.checks). Errors name the key.
 validate_config(config, source="config (after --configfile/--config)")
 
 
@@ -33,47 +33,48 @@ include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/embed.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/profile.smk"
-include: "workflow/rules/figures.smk"
+include: "workflow/rules/quality.smk"
+include: "workflow/rules/study.smk"
 
 
-# Named targets, one per paper artifact (files listed once, in twinarch.artifacts).
+# Named targets, one per paper artifact (files listed once, in twinarch.study.artifacts).
 rule table1:
     input:
-        artifact_files("table1"),
+        STUDY.artifact_files("table1"),
 
 
 rule table2:
     input:
-        artifact_files("table2"),
+        STUDY.artifact_files("table2"),
 
 
 rule fig2:
     input:
-        artifact_files("fig2"),
+        STUDY.artifact_files("fig2"),
 
 
 rule fig3:
     input:
-        artifact_files("fig3"),
+        STUDY.artifact_files("fig3"),
 
 
 rule fig4:
     input:
-        artifact_files("fig4"),
+        STUDY.artifact_files("fig4"),
 
 
 rule param_counts:
     input:
-        artifact_files("param_counts"),
+        STUDY.artifact_files("param_counts"),
 
 
 rule learning_curves:
     input:
-        artifact_files("learning_curves"),
+        STUDY.artifact_files("learning_curves"),
 
 
 rule all:
     default_target: True
     input:
-        artifact_files(),
+        STUDY.artifact_files(),
         "results/manifest.json",

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
-from twinarch.config import Arm
-from twinarch.device import DeviceSettings
-from twinarch.io import iter_jsonl
-from twinarch.profiling import build_random_model, encode_texts
-from twinarch.tokenizer import train_tokenizer
+from twinarch.core.config import Arm
+from twinarch.core.device import DeviceSettings
+from twinarch.core.io import iter_jsonl
+from twinarch.data.tokenizer import train_tokenizer
+from twinarch.profile.measure import build_random_model, encode_texts
 
 
 def mixed_length_texts(data_root: Path, count: int) -> list[str]:

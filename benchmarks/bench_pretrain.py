@@ -33,16 +33,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 from transformers import AutoConfig, AutoTokenizer, TrainerCallback, set_seed  # noqa: E402
 
-from twinarch.config import get_arm, load_config  # noqa: E402
-from twinarch.models import model_class  # noqa: E402
-from twinarch.pretrain import PretrainJob, build_run  # noqa: E402
-from twinarch.pretrain_data import (  # noqa: E402
+from twinarch.core.config import get_arm, load_config  # noqa: E402
+from twinarch.pretrain.data import (  # noqa: E402
     PackedBlocks,
     ShardSet,
     StreamSeededCollator,
     language_model_collator,
     training_order,
 )
+from twinarch.pretrain.models import model_class  # noqa: E402
+from twinarch.pretrain.run import PretrainJob, build_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,8 @@ def ensure_inputs(config_path: Path, stage: str, arm: str) -> None:
         return
     subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(config_path), *targets],
-        cwd=REPO, check=True,
+        cwd=REPO,
+        check=True,
     )
 
 
@@ -73,19 +74,29 @@ def make_spec(config: dict, arm: str, stage: str, steps: int, work: Path, thread
     pretrain = copy.deepcopy(config["pretrain"])
     entry = next(s for s in pretrain["stages"] if s["name"] == stage)
     entry.update(
-        token_budget=steps * entry["per_device_batch_size"] * entry.get("gradient_accumulation_steps", 1) * entry["seq_len"],
-        eval_every_steps=10 * steps, checkpoint_every_steps=10 * steps, loop_epochs=True,
+        token_budget=steps
+        * entry["per_device_batch_size"]
+        * entry.get("gradient_accumulation_steps", 1)
+        * entry["seq_len"],
+        eval_every_steps=10 * steps,
+        checkpoint_every_steps=10 * steps,
+        loop_epochs=True,
     )
     return {
         "arm": {**get_arm(config, arm).__dict__, "token_budget_scale": 1.0},
-        "stage": stage, "pretrain": pretrain, "device": {"device": "cpu"}, "seed": config["seed"],
+        "stage": stage,
+        "pretrain": pretrain,
+        "device": {"device": "cpu"},
+        "seed": config["seed"],
         "threads": threads,
         "paths": {
             "shards_manifest": str(REPO / f"results/shards/{stage}/manifest.json"),
             "tokenizer_dir": str(REPO / "results/tokenizer"),
             "model_config": str(REPO / f"results/models/{arm}/config.json"),
-            "work_dir": str(work), "output_model": str(work / "model"),
-            "output_manifest": str(work / "manifest.json"), "output_metrics": str(work / "metrics.jsonl"),
+            "work_dir": str(work),
+            "output_model": str(work / "model"),
+            "output_manifest": str(work / "manifest.json"),
+            "output_metrics": str(work / "metrics.jsonl"),
         },
     }
 
@@ -109,12 +120,16 @@ def plain_loop(spec: dict) -> list[float]:
     steps = stage.token_budget // (stage.per_device_batch_size * stage.seq_len)
     order = training_order(job.seed, shards.train_blocks, steps * stage.per_device_batch_size, True, "bench")
     collator = StreamSeededCollator(
-        language_model_collator(tokenizer, job.objective, p.mlm_probability, p.mask_replace_prob, p.random_replace_prob),
+        language_model_collator(
+            tokenizer, job.objective, p.mlm_probability, p.mask_replace_prob, p.random_replace_prob
+        ),
         job.seed,
     )
     loader = torch.utils.data.DataLoader(
-        PackedBlocks([s.path for s in shards.train], order), batch_size=stage.per_device_batch_size,
-        collate_fn=collator, shuffle=False,
+        PackedBlocks([s.path for s in shards.train], order),
+        batch_size=stage.per_device_batch_size,
+        collate_fn=collator,
+        shuffle=False,
     )
     config = AutoConfig.from_pretrained(str(Path(job.paths.model_config).parent))
     model = model_class(job.arm.family).from_config(config, attn_implementation="sdpa")

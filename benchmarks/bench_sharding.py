@@ -1,6 +1,6 @@
 """Sharding throughput and memory, against a plain `datasets.map(batched=True)` tokenization.
 
-Ours: `twinarch.shards.write_training_shard` end to end (read the JSON Lines corpus, hash each
+Ours: `twinarch.data.shards.write_training_shard` end to end (read the JSON Lines corpus, hash each
 document's id for its split, batch-tokenize, pack into blocks, write the `.npy`, sha256 it).
 Baseline: only the tokenization step of the usual recipe, `Dataset.map(batched=True)` with the
 same fast tokenizer on the same text, already loaded (so the ratio is conservative). Each run is a
@@ -31,7 +31,7 @@ SEQ_LEN = 512
 
 def write_corpus(path: Path, chars: int) -> None:
     """Real Japanese documents (Aozora paragraphs grouped to about 1,000 characters) up to `chars`."""
-    from twinarch.io import iter_jsonl
+    from twinarch.core.io import iter_jsonl
 
     written, doc, n = 0, [], 0
     with path.open("w", encoding="utf-8") as out:
@@ -48,11 +48,17 @@ def write_corpus(path: Path, chars: int) -> None:
 
 
 def run_ours(corpus: Path, tokenizer_dir: Path, out: Path) -> dict:
-    from twinarch.shards import ShardsConfig, StagePlan, write_training_shard
-    from twinarch.sources import build_sources
+    from twinarch.data.config import ShardsConfig, StagePlan
+    from twinarch.data.shards import write_training_shard
+    from twinarch.data.sources import build_sources
 
-    plan = StagePlan("bench", SEQ_LEN, 0, {"c": {"type": "local", "path": str(corpus), "id_field": "id"}},
-                     ShardsConfig(num_shards=1, validation_fraction=0.0))
+    plan = StagePlan(
+        "bench",
+        SEQ_LEN,
+        0,
+        {"c": {"type": "local", "path": str(corpus), "id_field": "id"}},
+        ShardsConfig(num_shards=1, validation_fraction=0.0),
+    )
     start = time.perf_counter()
     stats = write_training_shard(plan, build_sources(plan.corpora), tokenizer_dir, "1-of-1", out)
     seconds = time.perf_counter() - start
@@ -67,8 +73,11 @@ def run_baseline(corpus: Path, tokenizer_dir: Path, out: Path) -> dict:
     ds = datasets.load_dataset("json", data_files=str(corpus), split="train", cache_dir=str(out.parent / "hf"))
     start = time.perf_counter()
     mapped = ds.map(
-        lambda b: tok(b["text"], add_special_tokens=False), batched=True, batch_size=1000,
-        remove_columns=ds.column_names, cache_file_name=str(out.parent / "map.arrow"),
+        lambda b: tok(b["text"], add_special_tokens=False),
+        batched=True,
+        batch_size=1000,
+        remove_columns=ds.column_names,
+        cache_file_name=str(out.parent / "map.arrow"),
     )
     seconds = time.perf_counter() - start
     tokens = sum(len(ids) + 1 for ids in mapped["input_ids"])  # +1: the eos ours appends
@@ -86,7 +95,9 @@ def measure(mode: str, corpus: Path, tokenizer_dir: Path, work: Path) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         [sys.executable, __file__, "--child", mode, str(corpus), str(tokenizer_dir), str(out)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -101,12 +112,14 @@ def main() -> None:
         child(mode, Path(corpus), Path(tokenizer_dir), Path(out))
         return
 
-    from twinarch.io import iter_jsonl
-    from twinarch.tokenizer import train_tokenizer
+    from twinarch.core.io import iter_jsonl
+    from twinarch.data.tokenizer import train_tokenizer
 
     with tempfile.TemporaryDirectory(prefix="bench-sharding-") as tmp:
         work = Path(tmp)
-        sample = [r["text"][:20_000] for _, r in zip(range(100), iter_jsonl(DATA / "aozora" / "aozora_pd_sample.jsonl"))]
+        sample = [
+            r["text"][:20_000] for _, r in zip(range(100), iter_jsonl(DATA / "aozora" / "aozora_pd_sample.jsonl"))
+        ]
         tokenizer_dir = train_tokenizer(sample, work / "tokenizer", kind="bpe", vocab_size=8000)
         rows = []
         for chars in args.chars:

@@ -32,11 +32,11 @@ def shared_data() -> Path:
 def tiny_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
     """A small byte-level BPE tokenizer (vocab 2000) trained on real Japanese text, saved as a
     Hugging Face tokenizer directory with every special token both objectives need."""
-    from twinarch.tokenizer import train_tokenizer
+    from twinarch.data.tokenizer import train_tokenizer
 
     out = tmp_path_factory.mktemp("tokenizer")
     texts = []
-    from twinarch.io import iter_jsonl
+    from twinarch.core.io import iter_jsonl
 
     for i, row in enumerate(iter_jsonl(shared_data / "jaquad" / "jaquad_dev_passages.jsonl")):
         texts.append(row["text"])
@@ -54,17 +54,34 @@ def snakemake_run(tmp_path: Path, shared_data: Path):
     import subprocess
     import sys
 
-    def run(*targets: str, configfile: str = "config/config.yaml", config: dict | None = None,
-            extra: list[str] | None = None, cores: int = 2, check: bool = True,
-            workdir: Path | None = None) -> subprocess.CompletedProcess:
+    def run(
+        *targets: str,
+        configfile: str = "config/config.yaml",
+        config: dict | None = None,
+        extra: list[str] | None = None,
+        cores: int = 2,
+        check: bool = True,
+        workdir: Path | None = None,
+    ) -> subprocess.CompletedProcess:
         wd = workdir or tmp_path
         overrides = {"data_root": str(shared_data), **(config or {})}
         cmd = [
-            sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"),
-            *targets, "--directory", str(wd), "--configfile", str(REPO_ROOT / configfile),
-            "--cores", str(cores), *(extra or []),
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO_ROOT / "Snakefile"),
+            *targets,
+            "--directory",
+            str(wd),
+            "--configfile",
+            str(REPO_ROOT / configfile),
+            "--cores",
+            str(cores),
+            *(extra or []),
             # last: --config takes every following word as a key=value pair
-            "--config", *[f"{k}={v}" for k, v in overrides.items()],
+            "--config",
+            *[f"{k}={v}" for k, v in overrides.items()],
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         proc.workdir = wd  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from twinarch.config import Arm
+from twinarch.core.config import Arm
 
 HIDDEN = 32
 
@@ -41,7 +41,7 @@ def tiny_arm(family: str, name: str | None = None, bidirectional: bool = True, p
         family=family,
         objective="mlm" if family == "modernbert" else "clm",
         size="test-tiny",
-        pretrain_stages=("stage1",),
+        steps=("stage1",),
         bidirectional=bidirectional,
         pooling=pooling,
     )

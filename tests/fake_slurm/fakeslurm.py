@@ -29,9 +29,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT")
@@ -113,8 +114,30 @@ def parse_options(argv: list[str], with_value: set[str]) -> tuple[dict[str, str]
 # ----------------------------------------------------------------------------------- sbatch
 
 
-SBATCH_VALUED = {"job-name", "J", "output", "o", "error", "e", "comment", "A", "account", "p", "partition",
-                 "t", "time", "mem", "mem-per-cpu", "D", "chdir", "C", "constraint", "clusters", "N", "n"}
+SBATCH_VALUED = {
+    "job-name",
+    "J",
+    "output",
+    "o",
+    "error",
+    "e",
+    "comment",
+    "A",
+    "account",
+    "p",
+    "partition",
+    "t",
+    "time",
+    "mem",
+    "mem-per-cpu",
+    "D",
+    "chdir",
+    "C",
+    "constraint",
+    "clusters",
+    "N",
+    "n",
+}
 
 
 def sbatch(argv: list[str]) -> int:
@@ -131,8 +154,14 @@ def sbatch(argv: list[str]) -> int:
         jobid = str(int(counter.read_text()) + 1 if counter.exists() else 1000)
         counter.write_text(jobid)
         job = {
-            "id": jobid, "name": opts.get("job-name", opts.get("J", "sbatch")), "state": "PENDING",
-            "exit_code": None, "options": opts, "script": script, "batch_pgid": None, "steps": [],
+            "id": jobid,
+            "name": opts.get("job-name", opts.get("J", "sbatch")),
+            "state": "PENDING",
+            "exit_code": None,
+            "options": opts,
+            "script": script,
+            "batch_pgid": None,
+            "steps": [],
             "workdir": opts.get("D", opts.get("chdir", os.getcwd())),
             "output": opts.get("output", opts.get("o", f"slurm-{jobid}.out")).replace("%j", jobid),
         }
@@ -141,7 +170,10 @@ def sbatch(argv: list[str]) -> int:
             fh.write(json.dumps({"jobid": jobid, "argv": argv, "options": opts}) + "\n")
     subprocess.Popen(
         [sys.executable, str(HERE / "fakeslurm.py"), "_run", jobid],
-        start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     print(jobid if "parsable" in opts else f"Submitted batch job {jobid}")
     return 0
@@ -184,20 +216,33 @@ def run_job(jobid: str) -> None:
     job = load_job(root, jobid)
     opts = job["options"]
     env = dict(os.environ)
-    env.update({
-        "SLURM_JOB_ID": jobid, "SLURM_JOBID": jobid, "SLURM_JOB_NAME": job["name"],
-        "SLURM_JOB_NODELIST": socket.gethostname(), "SLURM_NNODES": opts.get("nodes", "1"),
-        "SLURM_JOB_NUM_NODES": opts.get("nodes", "1"), "SLURM_SUBMIT_DIR": job["workdir"],
-        "SLURM_JOB_PARTITION": opts.get("p", opts.get("partition", "fake")),
-    })
+    env.update(
+        {
+            "SLURM_JOB_ID": jobid,
+            "SLURM_JOBID": jobid,
+            "SLURM_JOB_NAME": job["name"],
+            "SLURM_JOB_NODELIST": socket.gethostname(),
+            "SLURM_NNODES": opts.get("nodes", "1"),
+            "SLURM_JOB_NUM_NODES": opts.get("nodes", "1"),
+            "SLURM_SUBMIT_DIR": job["workdir"],
+            "SLURM_JOB_PARTITION": opts.get("p", opts.get("partition", "fake")),
+        }
+    )
     if "cpus-per-task" in opts:
         env["SLURM_CPUS_PER_TASK"] = opts["cpus-per-task"]
     if "gpus" in opts:
         env["SLURM_GPUS"] = opts["gpus"]
     Path(job["output"]).parent.mkdir(parents=True, exist_ok=True)
     with open(job["output"], "w") as out:
-        proc = subprocess.Popen(["/bin/sh", "-c", job["script"]], cwd=job["workdir"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", job["script"]],
+            cwd=job["workdir"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     update_job(jobid, state="RUNNING", batch_pgid=proc.pid, started=time.time())
     scale = os.environ.get("FAKE_SLURM_SECONDS_PER_MINUTE")
     limit = minutes(opts.get("t", opts.get("time", "0"))) * 60 * float(scale) / 60 if scale else None
@@ -282,8 +327,11 @@ def srun(argv: list[str]) -> int:
 
 
 def status_lines(name: str | None, ids: list[str]) -> list[str]:
-    return [f"{j['id']}|{j['state']}" for j in all_jobs()
-            if (name is None or j["name"] == name) and (not ids or j["id"] in ids)]
+    return [
+        f"{j['id']}|{j['state']}"
+        for j in all_jobs()
+        if (name is None or j["name"] == name) and (not ids or j["id"] in ids)
+    ]
 
 
 def sacct(argv: list[str]) -> int:
@@ -354,8 +402,15 @@ def scontrol(argv: list[str]) -> int:
     return 0
 
 
-PROGRAMS = {"sbatch": sbatch, "srun": srun, "sacct": sacct, "squeue": squeue, "sinfo": sinfo,
-            "scancel": scancel, "scontrol": scontrol}
+PROGRAMS = {
+    "sbatch": sbatch,
+    "srun": srun,
+    "sacct": sacct,
+    "squeue": squeue,
+    "sinfo": sinfo,
+    "scancel": scancel,
+    "scontrol": scontrol,
+}
 
 
 def main(program: str, argv: list[str]) -> int:

@@ -1,34 +1,33 @@
 # Stage: data. Demo data, the shared tokenizer, and each pretraining stage's packed token shards
 # (one job per shard with Snakemake's scatter/gather, plus a held-out validation shard).
-from twinarch.synthetic import synthetic_output_files
+from twinarch.data.rules import DataRules
 
-
-include: "data_functions.smk"
+DATA = DataRules(config)
 
 
 scattergather:
-    shard=config["shards"]["num_shards"],
+    shard=DATA.num_shards,
 
 
 rule generate_synthetic_data:
     output:
-        **synthetic_output_files(),
+        **DATA.synthetic_files,
     log:
         "logs/generate_synthetic_data.log",
     conda:
         CONDA_ENV
     resources:
-        **rule_resources("data"),
+        **DATA.resources("data"),
     params:
-        synthetic=synthetic_section,
-        seed=data_seed,
+        synthetic=DATA.synthetic,
+        seed=DATA.seed,
     script:
         "../scripts/generate_synthetic_data.py"
 
 
 rule train_tokenizer:
     input:
-        tokenizer_inputs,
+        DATA.tokenizer_inputs,
     output:
         directory("results/tokenizer"),
     log:
@@ -36,10 +35,10 @@ rule train_tokenizer:
     conda:
         CONDA_ENV
     resources:
-        **rule_resources("tokenizer"),
+        **DATA.resources("tokenizer"),
     params:
-        tokenizer=tokenizer_params,
-        corpora=tokenizer_corpora,
+        tokenizer=DATA.tokenizer,
+        corpora=DATA.tokenizer_corpora,
     script:
         "../scripts/train_tokenizer.py"
 
@@ -47,20 +46,20 @@ rule train_tokenizer:
 rule write_shard:
     input:
         tokenizer="results/tokenizer",
-        corpora=shard_corpus_files,
+        corpora=DATA.shard_corpus_files,
     output:
         shard="results/shards/{stage}/part_{scatteritem}.npy",
         stats="results/shards/{stage}/part_{scatteritem}.json",
     log:
         "logs/write_shard/{stage}/part_{scatteritem}.log",
     wildcard_constraints:
-        stage=SHARD_STAGE_PATTERN,
+        stage=DATA.shard_stage_pattern,
     conda:
         CONDA_ENV
     resources:
-        **rule_resources("data"),
+        **DATA.resources("data"),
     params:
-        plan=shard_plan,
+        plan=DATA.shard_plan,
     script:
         "../scripts/write_shard.py"
 
@@ -68,20 +67,20 @@ rule write_shard:
 rule write_validation_shard:
     input:
         tokenizer="results/tokenizer",
-        corpora=shard_corpus_files,
+        corpora=DATA.shard_corpus_files,
     output:
         shard="results/shards/{stage}/validation.npy",
         stats="results/shards/{stage}/validation.json",
     log:
         "logs/write_validation_shard/{stage}.log",
     wildcard_constraints:
-        stage=SHARD_STAGE_PATTERN,
+        stage=DATA.shard_stage_pattern,
     conda:
         CONDA_ENV
     resources:
-        **rule_resources("data"),
+        **DATA.resources("data"),
     params:
-        plan=shard_plan,
+        plan=DATA.shard_plan,
     script:
         "../scripts/write_validation_shard.py"
 
@@ -97,13 +96,13 @@ rule gather_shards:
     log:
         "logs/gather_shards/{stage}.log",
     wildcard_constraints:
-        stage=SHARD_STAGE_PATTERN,
+        stage=DATA.shard_stage_pattern,
     conda:
         CONDA_ENV
     resources:
-        **rule_resources("data"),
+        **DATA.resources("data"),
     params:
-        plan=shard_plan,
+        plan=DATA.shard_plan,
     script:
         "../scripts/gather_shards.py"
 
@@ -111,4 +110,4 @@ rule gather_shards:
 rule data:
     input:
         "results/tokenizer",
-        expand("results/shards/{stage}/manifest.json", stage=SHARD_STAGES),
+        DATA.manifests(),

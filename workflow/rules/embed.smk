@@ -1,34 +1,36 @@
 # Stage: embed. Every arm's pretrain-only embedding model ('base'), then the contrastive stages of
 # config.embed.stages in order (the paper: 'wsl' then 'ft'), each starting from the previous one.
 # Contrastive data is prepared once per stage and shared by every arm (same data, same order).
-include: "embed_functions.smk"
+from twinarch.embed.rules import EmbedRules
+
+EMBED = EmbedRules(config, STUDY.lineage)
 
 
 rule prepare_contrastive_data:
     input:
-        contrastive_data_files,
+        EMBED.data_files,
     output:
         data=directory("results/data/contrastive/{estage}/data"),
         manifest="results/data/contrastive/{estage}/manifest.json",
     log:
         "logs/prepare_contrastive_data/{estage}.log",
     wildcard_constraints:
-        estage=EMBED_STAGES,
+        estage=EMBED.stage_pattern,
     conda:
         CONDA_ENV
     resources:
-        **rule_resources("data"),
+        **EMBED.resources("data"),
     params:
-        stage=embed_stage_config,
-        seed=embed_seed,
-        data_root=embed_data_root,
+        stage=EMBED.data,
+        seed=EMBED.seed,
+        data_root=EMBED.data_root,
     script:
         "../scripts/prepare_contrastive_data.py"
 
 
 rule build_base_embedding_model:
     input:
-        base_model_input,
+        EMBED.backbone_input,
     output:
         model=directory("results/embed/{arm}/base/model"),
         manifest="results/embed/{arm}/base/manifest.json",
@@ -37,19 +39,19 @@ rule build_base_embedding_model:
     conda:
         CONDA_ENV
     resources:
-        **rule_resources("embed"),
+        **EMBED.resources("embed"),
     params:
-        arm=arm_config,
-        source=base_model_source,
-        settings=embed_base_settings,
-        device=embed_device,
+        arm=EMBED.arm,
+        source=EMBED.backbone,
+        settings=EMBED.base_settings,
+        device=EMBED.device,
     script:
         "../scripts/build_base_embedding_model.py"
 
 
 rule train_embedding_model:
     input:
-        model=previous_embedding_model,
+        model=EMBED.start_model,
         data="results/data/contrastive/{estage}/data",
         data_manifest="results/data/contrastive/{estage}/manifest.json",
     output:
@@ -58,38 +60,32 @@ rule train_embedding_model:
     log:
         "logs/train_embedding_model/{arm}/{estage}.log",
     wildcard_constraints:
-        estage=EMBED_STAGES,
+        estage=EMBED.stage_pattern,
     conda:
         CONDA_ENV
-    threads: embed_threads
+    threads: EMBED.threads
     resources:
-        **rule_resources("embed"),
+        **EMBED.resources("embed"),
     params:
-        arm=arm_config,
-        stage=embed_stage_config,
-        seed=embed_seed,
-        device=embed_device,
-        work_dir=embed_work_dir,
+        arm=EMBED.arm,
+        stage=EMBED.stage,
+        seed=EMBED.seed,
+        device=EMBED.device,
+        work_dir=EMBED.work_dir,
     script:
         "../scripts/train_embedding_model.py"
 
 
 # One target per estage (`snakemake embed_base`, `embed_wsl`, `embed_ft`): every arm's model.
-for _estage in EMBED_ESTAGES:
+for _estage in EMBED.estages:
 
     rule:
         name:
             f"embed_{_estage}"
         input:
-            expand(
-                "results/embed/{arm}/{estage}/manifest.json", arm=ARMS, estage=_estage
-            ),
+            EMBED.manifests([_estage]),
 
 
 rule embed:
     input:
-        expand(
-            "results/embed/{arm}/{estage}/manifest.json",
-            arm=ARMS,
-            estage=EMBED_ESTAGES,
-        ),
+        EMBED.manifests(),

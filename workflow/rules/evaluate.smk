@@ -1,44 +1,40 @@
 # Stage: evaluate. One mteb job per (arm, embedding stage, task), then Table 1 from the tidy rows.
-# Tasks are the configured benchmark's (listed from mteb's metadata, offline) plus local tasks.
-import re
+# Tasks are the configured benchmark's (from twinarch.evaluate.benchmarks) plus local tasks.
+from twinarch.evaluate.rules import EvaluateRules
 
-from twinarch.scoring import PRETRAIN_ONLY_STAGE, TABLE1_STAGE
-
-
-include: "evaluate_functions.smk"
+EVALUATE = EvaluateRules(config)
 
 
 rule evaluate_task:
     input:
         model="results/embed/{arm}/{estage}/model",
-        data=evaluation_task_files,
+        data=EVALUATE.task_files,
     output:
         "results/evaluate/{arm}/{estage}/{task}.json",
     log:
         "logs/evaluate_task/{arm}/{estage}/{task}.log",
     wildcard_constraints:
-        estage="|".join(EVAL_STAGES),
-        task="|".join(re.escape(t) for t in EVAL_TASKS),
+        estage=EVALUATE.stage_pattern,
+        task=EVALUATE.task_pattern,
     conda:
         CONDA_ENV
-    threads: evaluation_threads
+    threads: EVALUATE.threads
     resources:
-        **rule_resources("evaluate"),
+        **EVALUATE.resources("evaluate"),
     params:
-        arm=arm_config,
-        task=evaluation_task,
-        settings=evaluation_settings,
-        device=evaluation_device,
-        seed=evaluation_seed,
-        cache=evaluation_cache,
+        task=EVALUATE.task,
+        settings=EVALUATE.settings,
+        device=EVALUATE.device,
+        seed=EVALUATE.seed,
+        cache=EVALUATE.cache,
     script:
         "../scripts/evaluate_task.py"
 
 
 rule make_table1:
     input:
-        rows=evaluation_rows([TABLE1_STAGE]),
-        pretrain_only_rows=evaluation_rows([PRETRAIN_ONLY_STAGE]),
+        rows=EVALUATE.table1_rows,
+        pretrain_only_rows=EVALUATE.pretrain_only_rows,
     output:
         csv="results/tables/table1.csv",
         md=report(
@@ -59,13 +55,14 @@ rule make_table1:
     conda:
         CONDA_ENV
     resources:
-        **rule_resources("figures"),
+        **EVALUATE.resources("figures"),
     params:
-        scale=table1_scale,
+        scale=EVALUATE.scale,
+        display_names=EVALUATE.display_names,
     script:
         "../scripts/make_table1.py"
 
 
 rule evaluate:
     input:
-        evaluation_rows(EVAL_STAGES),
+        EVALUATE.rows(EVALUATE.stages),

@@ -1,13 +1,15 @@
 # Stage: pretrain. Each arm's model config and parameter counts, then one job per (arm, stage) of
-# every scratch arm's lineage (MLM for encoders, CLM for decoders, the same shards in the same
-# order), and the learning-curve figure. Checkpoints live in work/pretrain/{arm}/{stage}/ (a param,
-# never an output), so a rerun after a failure or a pre-emption resumes.
-include: "pretrain_functions.smk"
+# every arm's lineage (MLM for encoders, CLM for decoders, the same shards in the same order), and
+# the learning-curve figure. Checkpoints live in work/pretrain/{arm}/{stage}/ (a param, never an
+# output), so a rerun after a failure or a pre-emption resumes.
+from twinarch.pretrain.rules import PretrainRules
+
+PRETRAIN = PretrainRules(config, STUDY.lineage)
 
 
 rule write_model_config:
     input:
-        tokenizer=arm_tokenizer,
+        tokenizer=PRETRAIN.model_config_tokenizer,
     output:
         "results/models/{arm}/config.json",
     log:
@@ -15,18 +17,18 @@ rule write_model_config:
     conda:
         CONDA_ENV
     resources:
-        **rule_resources("pretrain"),
+        **PRETRAIN.resources("pretrain"),
     params:
-        arm=arm_config,
-        models=models_section,
-        init_from=arm_init_from,
+        arm=PRETRAIN.model_config_arm,
+        models=PRETRAIN.models,
+        init_from=PRETRAIN.init_from,
     script:
         "../scripts/write_model_config.py"
 
 
 rule count_model_params:
     input:
-        expand("results/models/{arm}/config.json", arm=ARMS),
+        PRETRAIN.model_configs(),
     output:
         multiext("results/models/param_counts", ".csv", ".md", ".tex"),
     log:
@@ -34,7 +36,7 @@ rule count_model_params:
     conda:
         CONDA_ENV
     resources:
-        **rule_resources("pretrain"),
+        **PRETRAIN.resources("pretrain"),
     params:
         arms=ARMS,
     script:
@@ -43,7 +45,7 @@ rule count_model_params:
 
 rule pretrain_model:
     input:
-        unpack(pretrain_inputs),
+        unpack(PRETRAIN.inputs),
     output:
         model=directory("results/pretrain/{arm}/{stage}/model"),
         manifest="results/pretrain/{arm}/{stage}/manifest.json",
@@ -52,19 +54,19 @@ rule pretrain_model:
         "logs/pretrain_model/{arm}/{stage}.log",
     conda:
         CONDA_ENV
-    threads: config["pretrain"]["threads"]
+    threads: PRETRAIN.threads
     resources:
-        **rule_resources("pretrain"),
+        **PRETRAIN.resources("pretrain"),
     params:
-        spec=pretrain_spec,
-        work_dir=pretrain_work_dir,
+        run=PRETRAIN.run,
+        work_dir=PRETRAIN.work_dir,
     script:
         "../scripts/pretrain_model.py"
 
 
 rule plot_learning_curves:
     input:
-        unpack(pretrain_metrics),
+        unpack(PRETRAIN.metrics),
     output:
         multiext("results/figures/learning_curves", ".pdf", ".png"),
     log:
@@ -72,19 +74,16 @@ rule plot_learning_curves:
     conda:
         CONDA_ENV
     resources:
-        **rule_resources("figures"),
+        **PRETRAIN.resources("figures"),
     params:
-        arms=arm_entries,
-        stages=pretrain_stage_names,
+        arms=PRETRAIN.curve_arms,
+        stages=PRETRAIN.stage_names,
     script:
         "../scripts/plot_learning_curves.py"
 
 
 rule pretrain:
     input:
-        [
-            f"results/pretrain/{arm}/{stage}/manifest.json"
-            for arm, stage in PRETRAIN_JOBS
-        ],
+        PRETRAIN.outputs("manifest.json"),
         "results/models/param_counts.csv",
         "results/figures/learning_curves.pdf",

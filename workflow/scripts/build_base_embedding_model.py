@@ -1,8 +1,8 @@
 """Snakemake adapter: an arm's pretrain-only embedding model (base network + pooling)."""
 
-from twinarch.config import Arm
-from twinarch.embed import build_base_model
-from twinarch.logs import setup_logging
+from twinarch.core.config import Arm
+from twinarch.core.logs import setup_logging
+from twinarch.embed.run import build_base_model
 
 setup_logging(snakemake.log[0])
 params = snakemake.params

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from twinarch.logs import setup_logging
-from twinarch.models import write_param_counts
+from twinarch.core.logs import setup_logging
+from twinarch.pretrain.models import write_param_counts
 
-setup_logging(snakemake.log[0])  # noqa: F821
+setup_logging(snakemake.log[0])
 write_param_counts(
-    dict(zip(snakemake.params.arms, snakemake.input)),  # noqa: F821
-    Path(snakemake.output[0]).with_suffix(""),  # noqa: F821
+    dict(zip(snakemake.params.arms, snakemake.input)),
+    Path(snakemake.output[0]).with_suffix(""),
 )

@@ -1,18 +1,18 @@
 """Adapter: score one embedding model on one task with mteb (results/evaluate/{arm}/{estage}/{task}.json)."""
 
-from twinarch.evaluate import evaluate_model
-from twinarch.logs import setup_logging
+from twinarch.core.logs import setup_logging
+from twinarch.evaluate.scoring import evaluate_model
 
-setup_logging(snakemake.log[0])  # noqa: F821
+setup_logging(snakemake.log[0])
 evaluate_model(
-    snakemake.input.model,  # noqa: F821
-    snakemake.output[0],  # noqa: F821
-    arm=snakemake.params.arm,  # noqa: F821
-    stage=snakemake.wildcards.estage,  # noqa: F821
-    entry=snakemake.params.task,  # noqa: F821
-    settings=snakemake.params.settings,  # noqa: F821
-    device=snakemake.params.device,  # noqa: F821
-    seed=snakemake.params.seed,  # noqa: F821
-    cache_dir=snakemake.params.cache,  # noqa: F821
-    threads=snakemake.threads,  # noqa: F821
+    snakemake.input.model,
+    snakemake.output[0],
+    arm=snakemake.wildcards.arm,
+    stage=snakemake.wildcards.estage,
+    entry=snakemake.params.task,
+    settings=snakemake.params.settings,
+    device=snakemake.params.device,
+    seed=snakemake.params.seed,
+    cache_dir=snakemake.params.cache,
+    threads=snakemake.threads,
 )

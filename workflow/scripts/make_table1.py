@@ -1,12 +1,13 @@
 """Adapter: Table 1 and its pretrain-only companion from the tidy evaluation rows."""
 
-from twinarch.logs import setup_logging
-from twinarch.scoring import make_table1
+from twinarch.core.logs import setup_logging
+from twinarch.evaluate.table1 import make_table1
 
-setup_logging(snakemake.log[0])  # noqa: F821
+setup_logging(snakemake.log[0])
 make_table1(
-    snakemake.input.rows,  # noqa: F821
-    snakemake.input.pretrain_only_rows,  # noqa: F821
-    dict(snakemake.output.items()),  # noqa: F821
-    snakemake.params.scale,  # noqa: F821
+    snakemake.input.rows,
+    snakemake.input.pretrain_only_rows,
+    dict(snakemake.output.items()),
+    snakemake.params.scale,
+    snakemake.params.display_names,
 )

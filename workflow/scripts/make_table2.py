@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from twinarch.logs import setup_logging
-from twinarch.profile_report import read_profiles, write_table2
+from twinarch.core.logs import setup_logging
+from twinarch.profile.report import read_profiles, write_table2
 
-setup_logging(snakemake.log[0])  # noqa: F821
-section = snakemake.params.profile  # noqa: F821
+setup_logging(snakemake.log[0])
+section = snakemake.params.profile
 write_table2(
-    read_profiles(snakemake.input, snakemake.params.arms),  # noqa: F821
-    Path(snakemake.output[0]).with_suffix(""),  # noqa: F821
+    read_profiles(snakemake.input, snakemake.params.display_names),
+    Path(snakemake.output[0]).with_suffix(""),
     mode=section["report_mode"],
     seq_len=section["table2_cell"]["seq_len"],
     batch_size=section["table2_cell"]["batch_size"],

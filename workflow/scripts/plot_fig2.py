@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from twinarch.logs import setup_logging
-from twinarch.quality_report import plot_fig2, read_quality
+from twinarch.core.logs import setup_logging
+from twinarch.quality.report import plot_fig2, read_quality
 
-setup_logging(snakemake.log[0])  # noqa: F821
+setup_logging(snakemake.log[0])
 plot_fig2(
-    read_quality(snakemake.input),  # noqa: F821
-    Path(snakemake.output[0]).with_suffix(""),  # noqa: F821
-    snakemake.params.arms,  # noqa: F821
+    read_quality(snakemake.input),
+    Path(snakemake.output[0]).with_suffix(""),
+    snakemake.params.display_names,
 )

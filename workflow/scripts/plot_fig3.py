@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from twinarch.logs import setup_logging
-from twinarch.profile_report import plot_fig3, read_profiles
+from twinarch.core.logs import setup_logging
+from twinarch.profile.report import plot_fig3, read_profiles
 
-setup_logging(snakemake.log[0])  # noqa: F821
+setup_logging(snakemake.log[0])
 plot_fig3(
-    read_profiles(snakemake.input, snakemake.params.arms),  # noqa: F821
-    Path(snakemake.output[0]).with_suffix(""),  # noqa: F821
-    mode=snakemake.params.profile["report_mode"],  # noqa: F821
+    read_profiles(snakemake.input, snakemake.params.display_names),
+    Path(snakemake.output[0]).with_suffix(""),
+    mode=snakemake.params.profile["report_mode"],
 )

@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from twinarch.learning_curves import plot_learning_curves
-from twinarch.logs import setup_logging
+from twinarch.core.logs import setup_logging
+from twinarch.pretrain.learning_curves import plot_learning_curves
 
-setup_logging(snakemake.log[0])  # noqa: F821
+setup_logging(snakemake.log[0])
 plot_learning_curves(
-    {tuple(key.split("/")): path for key, path in snakemake.input.items()},  # noqa: F821
-    snakemake.params.arms,  # noqa: F821
-    snakemake.params.stages,  # noqa: F821
-    Path(snakemake.output[0]).with_suffix(""),  # noqa: F821
+    {tuple(key.split("/")): path for key, path in snakemake.input.items()},
+    snakemake.params.arms,
+    snakemake.params.stages,
+    Path(snakemake.output[0]).with_suffix(""),
 )

@@ -1,8 +1,8 @@
 """Snakemake adapter: one contrastive stage's datasets, normalized, shared by every arm."""
 
-from twinarch.contrastive_data import write_stage_datasets
-from twinarch.embed_config import EmbedStage
-from twinarch.logs import setup_logging
+from twinarch.core.logs import setup_logging
+from twinarch.embed.config import EmbedStage
+from twinarch.embed.data import write_stage_datasets
 
 setup_logging(snakemake.log[0])
 params = snakemake.params

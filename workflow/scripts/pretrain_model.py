@@ -1,16 +1,19 @@
-"""Adapter: pretrain one (arm, stage) with twinarch.pretrain, on every GPU the job holds."""
+"""Adapter: pretrain one (arm, stage) with twinarch.pretrain.run, on every GPU the job holds."""
 
 from pathlib import Path
 
-from twinarch.launch import launch
-from twinarch.logs import setup_logging
-from twinarch.resources import num_nodes, processes_per_node
+from twinarch.core.launch import launch
+from twinarch.core.logs import setup_logging
+from twinarch.core.resources import num_nodes, processes_per_node
+from twinarch.pretrain.config import operational_settings
 
-setup_logging(snakemake.log[0])  # noqa: F821
-inputs, output, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
+setup_logging(snakemake.log[0])
+inputs, output, params = snakemake.input, snakemake.output, snakemake.params
 spec = {
-    **params.spec,
-    "threads": snakemake.threads,  # noqa: F821
+    **params.run,
+    # Intervals and workers come from the config itself, not from a param: editing them retrains nothing.
+    "operational": operational_settings(snakemake.config, snakemake.wildcards.stage),
+    "threads": snakemake.threads,
     "paths": {
         "shards_manifest": inputs.shards,
         "tokenizer_dir": inputs.tokenizer,
@@ -23,9 +26,9 @@ spec = {
     },
 }
 launch(
-    "twinarch.pretrain",
+    "twinarch.pretrain.run",
     spec,
     Path(params.work_dir) / "spec.json",
-    nproc_per_node=processes_per_node(snakemake.resources),  # noqa: F821
-    nnodes=num_nodes(snakemake.resources),  # noqa: F821
+    nproc_per_node=processes_per_node(snakemake.resources),
+    nnodes=num_nodes(snakemake.resources),
 )

@@ -3,11 +3,11 @@ job -> results/profile/{arm}.csv (one per arm)."""
 
 from pathlib import Path
 
-from twinarch.logs import setup_logging
-from twinarch.profile_workers import ArmJob, profile_arms
+from twinarch.core.logs import setup_logging
+from twinarch.profile.workers import ArmJob, profile_arms
 
-setup_logging(snakemake.log[0])  # noqa: F821
-params = snakemake.params  # noqa: F821
+setup_logging(snakemake.log[0])
+params = snakemake.params
 jobs = [
     ArmJob(
         arm=arm,
@@ -19,7 +19,7 @@ jobs = [
         params.arms,
         snakemake.input.model_configs,
         params.tokenizers,
-        snakemake.output,  # noqa: F821
+        snakemake.output,
     )
 ]
 profile_arms(
@@ -29,5 +29,5 @@ profile_arms(
     data_root=params.data_root,
     normalize=params.normalize,
     seed=params.seed,
-    threads=snakemake.threads,  # noqa: F821
+    threads=snakemake.threads,
 )

@@ -2,15 +2,18 @@
 
 from pathlib import Path
 
-from twinarch.launch import launch
-from twinarch.logs import setup_logging
-from twinarch.resources import num_nodes, processes_per_node
+from twinarch.core.launch import launch
+from twinarch.core.logs import setup_logging
+from twinarch.core.resources import num_nodes, processes_per_node
+from twinarch.embed.config import operational_settings
 
 setup_logging(snakemake.log[0])
 params = snakemake.params
 spec = {
     "arm": params.arm,
     "stage": params.stage,
+    # Intervals and workers come from the config itself, not from a param: editing them retrains nothing.
+    "operational": operational_settings(snakemake.config, snakemake.wildcards.estage),
     "seed": params.seed,
     "device": params.device,
     "threads": snakemake.threads,
@@ -22,7 +25,7 @@ spec = {
     "out_manifest": snakemake.output.manifest,
 }
 launch(
-    "twinarch.embed",
+    "twinarch.embed.run",
     spec,
     Path(params.work_dir) / "spec.json",
     nproc_per_node=processes_per_node(snakemake.resources),

@@ -1,15 +1,15 @@
 """Adapter: write results/models/{arm}/config.json, the Hugging Face config the arm is built from."""
 
-from twinarch.logs import setup_logging
-from twinarch.models import arm_model_config, write_model_config
+from twinarch.core.logs import setup_logging
+from twinarch.pretrain.models import arm_model_config, write_model_config
 
-setup_logging(snakemake.log[0])  # noqa: F821
+setup_logging(snakemake.log[0])
 write_model_config(
     arm_model_config(
-        snakemake.params.arm,  # noqa: F821
-        snakemake.params.models,  # noqa: F821
-        snakemake.input.tokenizer or None,  # noqa: F821
-        snakemake.params.init_from,  # noqa: F821
+        snakemake.params.arm,
+        snakemake.params.models,
+        snakemake.input.tokenizer or None,
+        snakemake.params.init_from,
     ),
-    snakemake.output[0],  # noqa: F821
+    snakemake.output[0],
 )

@@ -2,18 +2,19 @@
 
 from dataclasses import asdict
 
-from twinarch.io import atomic_write_json
-from twinarch.logs import setup_logging
-from twinarch.shards import StagePlan, write_training_shard
-from twinarch.sources import build_sources
+from twinarch.core.io import atomic_write_json
+from twinarch.core.logs import setup_logging
+from twinarch.data.config import StagePlan
+from twinarch.data.shards import write_training_shard
+from twinarch.data.sources import build_sources
 
-setup_logging(snakemake.log[0])  # noqa: F821
-plan = StagePlan.from_dict(snakemake.params.plan)  # noqa: F821
+setup_logging(snakemake.log[0])
+plan = StagePlan.from_dict(snakemake.params.plan)
 stats = write_training_shard(
     plan,
     build_sources(plan.corpora),
-    snakemake.input.tokenizer,  # noqa: F821
-    snakemake.wildcards.scatteritem,  # noqa: F821
-    snakemake.output.shard,  # noqa: F821
+    snakemake.input.tokenizer,
+    snakemake.wildcards.scatteritem,
+    snakemake.output.shard,
 )
-atomic_write_json(snakemake.output.stats, asdict(stats))  # noqa: F821
+atomic_write_json(snakemake.output.stats, asdict(stats))

@@ -1,0 +1,77 @@
+"""Input and param functions of the pretrain stage's rules (workflow/rules/pretrain.smk).
+
+What each (arm, stage) job starts from is the arm's lineage, which the `Lineage` handed in resolves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twinarch.core.config import get_arm
+from twinarch.core.rules import ConfigRules, Lineage
+from twinarch.pretrain.config import run_settings, stage_names
+
+# What the learning-curve figure prints of each arm.
+CURVE_ARM_KEYS = ("name", "display_name", "objective")
+
+
+class PretrainRules(ConfigRules):
+    def __init__(self, config: Any, lineage: Lineage) -> None:
+        super().__init__(config)
+        self.lineage = lineage
+        self.threads = int(config["pretrain"]["threads"])
+        self.jobs = lineage.jobs("pretrain")
+
+    def models(self, wildcards: Any) -> dict[str, Any]:
+        """The `models` section: editing it rebuilds every model config (and what depends on them)."""
+        return dict(self.config["models"])
+
+    def init_from(self, wildcards: Any) -> str | None:
+        """The hub id or local directory of a pretrained arm (`{data_root}` expanded), else None."""
+        arm = get_arm(self.config, wildcards.arm)
+        return self.local_path(arm.init_from) if arm.init_from else None
+
+    def model_config_tokenizer(self, wildcards: Any) -> list[str]:
+        """Scratch arms are built on the shared tokenizer; pretrained arms bring their own."""
+        return [] if get_arm(self.config, wildcards.arm).init == "pretrained" else ["results/tokenizer"]
+
+    def model_config_arm(self, wildcards: Any) -> dict[str, Any]:
+        return self.arm_entry(wildcards.arm, ("name", "family", "size", "init"))
+
+    def inputs(self, wildcards: Any) -> dict[str, str]:
+        """Shards and tokenizer of the stage, the arm's model config, and the model the stage
+        continues from (none for the first stage of a scratch arm)."""
+        inputs = {
+            "shards": f"results/shards/{wildcards.stage}/manifest.json",
+            "validation": f"results/shards/{wildcards.stage}/validation.npy",
+            "tokenizer": "results/tokenizer",
+            "model_config": f"results/models/{wildcards.arm}/config.json",
+        }
+        start = self.lineage.start_model(wildcards.arm, "pretrain", wildcards.stage)
+        if start:
+            inputs["init_model"] = start
+        return inputs
+
+    def run(self, wildcards: Any) -> dict[str, Any]:
+        """What shapes one (arm, stage) run; editing anything else re-runs nothing."""
+        return run_settings(self.config, get_arm(self.config, wildcards.arm).__dict__, wildcards.stage)
+
+    def work_dir(self, wildcards: Any) -> str:
+        """Checkpoints for resuming: a param, never an output (Snakemake deletes failed outputs)."""
+        return f"work/pretrain/{wildcards.arm}/{wildcards.stage}"
+
+    def stage_names(self, wildcards: Any) -> list[str]:
+        return stage_names(self.config)
+
+    def curve_arms(self, wildcards: Any) -> list[dict[str, Any]]:
+        return [self.arm_entry(name, CURVE_ARM_KEYS) for name in self.arms]
+
+    def model_configs(self) -> list[str]:
+        return [f"results/models/{arm}/config.json" for arm in self.arms]
+
+    def outputs(self, name: str) -> list[str]:
+        """One output file of every pretraining job (`manifest.json`, `metrics.jsonl`)."""
+        return [f"results/pretrain/{arm}/{stage}/{name}" for arm, stage in self.jobs]
+
+    def metrics(self, wildcards: Any) -> dict[str, str]:
+        return {f"{arm}/{stage}": f"results/pretrain/{arm}/{stage}/metrics.jsonl" for arm, stage in self.jobs}

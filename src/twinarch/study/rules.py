@@ -1,0 +1,41 @@
+"""The Snakefile's entry point: the validated study and the lineage every stage's rules ask.
+
+`StudyRules(config)` runs every check across sections at parse time (an arm's steps exist, a
+baseline arm is an arm, a stage's length fits the models), so a bad config fails on `snakemake -n`
+naming the key, before any job starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from twinarch.core.rules import ConfigRules
+from twinarch.study import lineage
+from twinarch.study.artifacts import artifact_files
+from twinarch.study.checks import check_study
+
+
+class StudyLineage:
+    """`twinarch.core.rules.Lineage` for one config."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = config
+
+    def start_model(self, arm: str, stage: str, name: str) -> str | None:
+        return lineage.start_model(self.config, arm, stage, name)
+
+    def jobs(self, stage: str) -> list[tuple[str, str]]:
+        return [(step.arm, step.name) for step in lineage.stage_jobs(self.config, stage)]
+
+
+class StudyRules(ConfigRules):
+    def __init__(self, config: Mapping[str, Any], source: str = "config") -> None:
+        check_study(config, source)
+        super().__init__(config)
+        self.lineage = StudyLineage(config)
+        self.conda_env = f"../../envs/{config['conda_env']}.yaml"
+
+    def artifact_files(self, name: str | None = None) -> list[str]:
+        """Files of one paper artifact (a named target), or of all of them."""
+        return artifact_files(name)

@@ -1,0 +1,152 @@
+"""One model on one task with mteb: the tidy row, mteb's own JSON, the NaN guard, task listing."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from tiny_models import save_tiny_pretrained
+
+from twinarch.core.config import ConfigError
+from twinarch.core.io import DataError
+from twinarch.evaluate.config import evaluation_task_names, task_entry, task_input_files
+from twinarch.evaluate.scoring import EmbeddingError, evaluate_model, resolve_task
+
+SETTINGS = {
+    "stages": ["base", "ft"],
+    "batch_size": 16,
+    "max_seq_length": 32,
+    "benchmark": None,
+    "benchmark_split": "test",
+    "prefixes": {},
+}
+
+
+def save_sentence_transformer(family: str, tokenizer_dir: Path, out: Path, nan: bool = False) -> Path:
+    """A tiny random SentenceTransformer dir like the embed stage writes (transformer + mean pooling)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+
+    hf_dir = save_tiny_pretrained(family, tokenizer_dir, out.parent / f"{out.name}-hf")
+    transformer = Transformer(str(hf_dir), max_seq_length=64)
+    model = SentenceTransformer(
+        modules=[transformer, Pooling(transformer.get_embedding_dimension(), "mean")], device="cpu"
+    )
+    if nan:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.fill_(float("nan"))
+    model.save(str(out))
+    return out
+
+
+def sts_entry(tmp_path: Path, n: int = 40) -> dict:
+    path = tmp_path / "sts.jsonl"
+    rows = [{"sentence1": f"犬が{i}回走る", "sentence2": f"猫が{i % 7}回座る", "label": float(i % 6)} for i in range(n)]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return {
+        "name": "LocalSTS",
+        "type": "sts",
+        "path": str(path),
+        "columns": {"sentence1": "sentence1", "sentence2": "sentence2", "score": "label"},
+    }
+
+
+def test_evaluate_model_writes_the_tidy_row_and_mteb_json(tiny_tokenizer_dir, tmp_path):
+    model_dir = save_sentence_transformer("modernbert", tiny_tokenizer_dir, tmp_path / "encoder-ft")
+    out = tmp_path / "results" / "LocalSTS.json"
+    row = evaluate_model(
+        model_dir,
+        out,
+        arm="encoder",
+        stage="ft",
+        entry=sts_entry(tmp_path),
+        settings=SETTINGS,
+        device={"dtype": "auto", "attn_implementation": "auto"},
+        seed=0,
+        cache_dir=tmp_path / "LocalSTS.mteb",
+    )
+    assert json.loads(out.read_text(encoding="utf-8")) == json.loads(json.dumps(row, default=str))
+    assert "display_name" not in row  # renaming an arm re-makes Table 1, never a score
+    assert (row["arm"], row["stage"], row["task"]) == (
+        "encoder",
+        "ft",
+        "LocalSTS",
+    )
+    assert (row["category"], row["split"], row["metric"], row["data"]) == (
+        "STS",
+        "test",
+        "cosine_spearman",
+        "local",
+    )
+    assert -1 <= row["main_score"] <= 1 and math.isfinite(row["main_score"])
+    assert row["scores"]["cosine_spearman"] == pytest.approx(row["main_score"], abs=1e-5)
+    # mteb's own JSON sits in the cache beside the row, under this (arm, stage)'s model name.
+    mteb_json = Path(row["mteb_result"])
+    assert mteb_json.is_file() and "twinarch__encoder-ft" in mteb_json.parts
+    assert json.loads(mteb_json.read_text(encoding="utf-8"))["task_name"] == "LocalSTS"
+    assert "config_hash" in row["provenance"]
+
+
+def test_nan_embeddings_stop_naming_the_arm_and_task(tiny_tokenizer_dir, tmp_path):
+    model_dir = save_sentence_transformer("llama", tiny_tokenizer_dir, tmp_path / "decoder-ft", nan=True)
+    with pytest.raises(
+        EmbeddingError,
+        match=r"arm 'decoder' \(stage ft\) yields NaN or infinite embeddings on task 'LocalSTS'",
+    ):
+        evaluate_model(
+            model_dir,
+            tmp_path / "row.json",
+            arm="decoder",
+            stage="ft",
+            entry=sts_entry(tmp_path),
+            settings=SETTINGS,
+            device=None,
+            seed=0,
+            cache_dir=tmp_path / "cache",
+        )
+    assert not (tmp_path / "row.json").exists()
+
+
+def test_bad_data_stops_before_any_model_is_loaded(tmp_path):
+    entry = sts_entry(tmp_path)
+    entry["path"] = str(tmp_path / "missing.jsonl")
+    with pytest.raises(DataError, match=r"evaluation task 'LocalSTS': file not found"):
+        evaluate_model(
+            tmp_path / "no-model-here",
+            tmp_path / "row.json",
+            arm="encoder",
+            stage="base",
+            entry=entry,
+            settings=SETTINGS,
+            device=None,
+            seed=0,
+            cache_dir=tmp_path / "cache",
+        )
+
+
+def test_paper_tasks_are_jmteb_v2_listed_offline():
+    config = {"evaluate": {"benchmark": "JMTEB(v2)", "benchmark_split": "test", "tasks": []}}
+    names = evaluation_task_names(config)
+    assert len(names) == 28 and {
+        "JSTS",
+        "JSICK",
+        "JaqketRetrieval",
+        "ESCIReranking",
+        "LivedoorNewsClustering.v2",
+    } <= set(names)
+    assert task_input_files(config, "JSTS") == []
+    # Tasks with validation and test splits are scored on test only, and only in Japanese.
+    amazon = resolve_task(task_entry(config, "AmazonReviewsClassification"), seed=0)
+    assert list(amazon.eval_splits) == ["test"] and amazon.hf_subsets == ["ja"]
+
+
+def test_task_entries_resolve_data_root_and_names_are_unique():
+    local = {"name": "JSTS", "type": "sts", "path": "{data_root}/jglue/jsts_valid.json", "columns": {}}
+    config = {"data_root": "/data", "evaluate": {"tasks": [local]}}
+    assert task_input_files(config, "JSTS") == ["/data/jglue/jsts_valid.json"]
+    with pytest.raises(ConfigError, match=r"task names \['JSTS'\] appear twice"):
+        evaluation_task_names({"evaluate": {"tasks": [local, local]}})

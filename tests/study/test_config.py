@@ -1,0 +1,115 @@
+"""Config validation: every shipped config is valid; every kind of mistake names its key, whether
+the schema catches it (one section) or the study's checks (across sections)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from twinarch.core.config import ConfigError, resolve_path, validate_config
+from twinarch.study.checks import check_study, load_config
+from twinarch.study.lineage import backbone_source, chain, start_model
+
+CONFIGS = ["config/config.yaml", "config/jmini.yaml", "config/paper.yaml"]
+
+
+@pytest.fixture(scope="module")
+def demo_raw(repo_root):
+    return yaml.safe_load((repo_root / "config" / "config.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", CONFIGS)
+def test_shipped_configs_are_valid_and_get_defaults(repo_root, path):
+    config = load_config(repo_root / path)
+    assert config["seed"] >= 0
+    assert config["device"]["dtype"] == "auto"  # a default filled in from the schema
+    for arm in config["arms"]:
+        assert arm["pooling"] in {"mean", "lasttoken", "weightedmean", "cls"}
+
+
+def _error(raw, mutate) -> str:
+    config = copy.deepcopy(raw)
+    mutate(config)
+    with pytest.raises(ConfigError) as info:
+        validate_config(config, source="demo")
+        check_study(config, source="demo")
+    return str(info.value)
+
+
+def test_unknown_key_is_named(demo_raw):
+    msg = _error(demo_raw, lambda c: c["arms"][0].__setitem__("poolng", "mean"))
+    assert "arms[0]" in msg and "poolng" in msg
+
+
+def test_unknown_top_level_key_is_named(demo_raw):
+    msg = _error(demo_raw, lambda c: c.__setitem__("pretrian", {}))
+    assert "pretrian" in msg
+
+
+def test_wrong_type_is_named(demo_raw):
+    msg = _error(demo_raw, lambda c: c.__setitem__("seed", "zero"))
+    assert "config key 'seed'" in msg and "integer" in msg
+
+
+def test_missing_required_value_is_named(demo_raw):
+    msg = _error(demo_raw, lambda c: c["arms"][1].pop("family"))
+    assert "arms[1]" in msg and "family" in msg
+
+
+def test_arm_referencing_unknown_stage_is_named(demo_raw):
+    msg = _error(demo_raw, lambda c: c["arms"][0].__setitem__("steps", ["stage9"]))
+    assert "arms[0].steps" in msg and "stage9" in msg
+
+
+def test_family_objective_mismatch_is_named(demo_raw):
+    msg = _error(demo_raw, lambda c: c["arms"][0].__setitem__("objective", "clm"))
+    assert "arms[0].objective" in msg
+
+
+def test_duplicate_arm_names_are_refused(demo_raw):
+    msg = _error(demo_raw, lambda c: c["arms"][1].__setitem__("name", c["arms"][0]["name"]))
+    assert "duplicate arm names" in msg
+
+
+def test_pretrained_arm_needs_init_from(demo_raw):
+    def mutate(c):
+        c["arms"][0].update(init="pretrained", steps=[])
+
+    assert "arms[0].init_from" in _error(demo_raw, mutate)
+
+
+def test_data_root_override_moves_local_paths(repo_root):
+    config = load_config(repo_root / "config" / "jmini.yaml", {"data_root": "/elsewhere"})
+    assert config["data_root"] == "/elsewhere"
+    assert resolve_path(config, "{data_root}/jsick/jsick.tsv") == "/elsewhere/jsick/jsick.tsv"
+
+
+def test_lineage_chains_every_step_onto_the_previous_one(repo_root):
+    paper = load_config(repo_root / "config" / "paper.yaml")
+    assert backbone_source(paper, "pretrained_decoder") == "sbintuitions/sarashina2.2-0.5b"
+    assert backbone_source(paper, "encoder") == "results/pretrain/encoder/stage2/model"
+    assert start_model(paper, "encoder", "pretrain", "stage1") is None  # random init from the model config
+    assert start_model(paper, "encoder", "pretrain", "stage2") == "results/pretrain/encoder/stage1/model"
+    assert start_model(paper, "encoder", "embed", "wsl") == "results/embed/encoder/base/model"
+    assert start_model(paper, "encoder", "embed", "ft") == "results/embed/encoder/wsl/model"
+    steps = [(s.stage, s.name) for s in chain(paper, "decoder")]
+    assert steps == [
+        ("pretrain", "stage1"),
+        ("pretrain", "stage2"),
+        ("embed", "base"),
+        ("embed", "wsl"),
+        ("embed", "ft"),
+    ]
+    assert [(s.stage, s.name) for s in chain(paper, "pretrained_decoder")][0] == ("embed", "base")
+
+
+def test_a_stage_longer_than_the_models_positions_fails_at_parse_time(demo_raw):
+    msg = _error(demo_raw, lambda c: c["models"].__setitem__("max_position_embeddings", 128))
+    assert "models.max_position_embeddings" in msg and "stage2" in msg
+
+
+def test_missing_config_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="nope.yaml"):
+        load_config(tmp_path / "nope.yaml")

@@ -1,0 +1,18 @@
+# The study as a whole: provenance of every paper artifact. The artifacts themselves are made by
+# their stage's rules (Table 1 in evaluate.smk, Table 2 and Figures 3-4 in profile.smk, Figure 2
+# in quality.smk, learning curves in pretrain.smk).
+
+
+rule write_manifest:
+    input:
+        STUDY.artifact_files(),
+    output:
+        "results/manifest.json",
+    log:
+        "logs/write_manifest.log",
+    conda:
+        CONDA_ENV
+    resources:
+        **STUDY.resources("figures"),
+    script:
+        "../scripts/write_manifest.py"
