@@ -121,3 +121,39 @@ def test_signal_to_the_launcher_reaches_every_worker_and_waits_for_their_checkpo
     assert "TrainingInterrupted" in output and sig.name in output
     for rank in (0, 1):
         assert (trainer_module / f"saved_{rank}").read_text() == sig.name, output
+
+
+def test_inside_a_slurm_step_every_process_gets_the_signal_once_and_the_workers_still_save(
+    trainer_module: Path,
+) -> None:
+    """SLURM signals every process of a step (launcher, torchrun, workers): the launcher must not
+    relay it again, or torchrun, hit twice while it shuts its workers down, exits before they saved."""
+    import psutil
+
+    env = {
+        **os.environ,
+        "SLURM_STEP_ID": "0",
+        "PYTHONPATH": os.pathsep.join([str(trainer_module), str(REPO / "src")]),
+    }
+    code = (
+        "import logging; logging.basicConfig(level=logging.INFO)\n"
+        "from twinarch.core.launch import launch\n"
+        f"launch('fake_trainer', {{'out': {str(trainer_module)!r}, 'wait': True}}, "
+        f"{str(trainer_module / 'spec.json')!r}, nproc_per_node=2)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not all((trainer_module / f"ready_{r}").exists() for r in (0, 1)):
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < deadline, "torchrun workers did not start"
+        time.sleep(0.1)
+    step = psutil.Process(proc.pid)
+    for process in [step, *step.children(recursive=True)]:  # what SLURM's process tracking does
+        process.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, output
+    assert "SLURM signals every process of the step" in output and "forwarding it to pid" not in output
+    for rank in (0, 1):
+        assert (trainer_module / f"saved_{rank}").read_text() == "SIGTERM", output

@@ -25,7 +25,15 @@ def stage(datasets: dict, **kwargs) -> EmbedStage:
 def test_a_missing_column_names_the_dataset_and_the_columns_found(tmp_path):
     path = write_jsonl(tmp_path / "pairs.jsonl", [{"title": "a", "text": "b"}])
     spec = {"type": "local", "path": path, "columns": {"anchor": "title", "positive": "body"}}
-    with pytest.raises(DataError, match=r"'news'.*missing column\(s\) \['body'\]; columns found: \['text', 'title'\]"):
+    with pytest.raises(DataError, match=r"pairs.jsonl:1: .*'news'.*lacks field\(s\) \['body'\].*found: \['text', 'title'\]"):
+        prepare_stage_datasets(stage({"news": spec}), seed=0)
+
+
+def test_a_row_missing_a_field_further_down_names_its_line(tmp_path):
+    """Only the first row used to be checked: a later row without the field became a 'missing_lookup'."""
+    path = write_jsonl(tmp_path / "pairs.jsonl", [{"q": "問一", "p": "答一"}, {"q": "問二"}])
+    spec = {"type": "local", "path": path, "columns": {"anchor": "q", "positive": "p"}}
+    with pytest.raises(DataError, match=r"pairs.jsonl:2: .*'news'.*lacks field\(s\) \['p'\]"):
         prepare_stage_datasets(stage({"news": spec}), seed=0)
 
 

@@ -6,9 +6,12 @@ script in the background; `sacct -X --parsable2 ... --name RUN` and `squeue --fo
 --name RUN` print `id|STATE`; `srun` runs one task as a job step; `scancel` ends jobs. Every
 sbatch and srun call is recorded (`sbatch.jsonl`, `srun.jsonl`) so tests can assert on requests.
 
-SLURM's signal semantics are kept, since resuming after a time limit is what is being tested:
-each job runs in its own process group and each step (srun) in another one; a job's
-`--signal=[B:]SIG@SECONDS` warning goes to its steps (or with `B:` to the batch shell), the time
+SLURM's signal semantics are kept, since resuming after a time limit is what is being tested. SLURM
+tracks a step's processes in a cgroup and signals every one of them, whatever its process group or
+session (torchrun starts its workers in sessions of their own); here every process of a job carries
+FAKE_SLURM_JOB=<id> and every process of a step FAKE_SLURM_STEP=<id>.<n> (and SLURM_STEP_ID) in its
+environment, inherited by all its descendants, and signals go to every process that carries them. A
+job's `--signal=[B:]SIG@SECONDS` warning goes to its steps (or with `B:` to the batch shell), the time
 limit sends SIGTERM to everything and SIGKILL after KillWait, and the state becomes TIMEOUT.
 Time limits are enforced only when FAKE_SLURM_SECONDS_PER_MINUTE is set (a minute of `-t` and a
 second of `@SECONDS` last that many real seconds / 60 times as long); `expire(jobid)` ends a job
@@ -202,12 +205,38 @@ def parse_signal(spec: str | None) -> tuple[bool, signal.Signals, float] | None:
     return batch, sig, float(lead or 60)
 
 
-def signal_groups(pgids: list[int], sig: int) -> None:
-    for pgid in pgids:
+def tracked_pids(key: str, prefix: str) -> list[int]:
+    """Processes whose environment has `key` starting with `prefix` (SLURM's process tracking)."""
+    wanted = f"{key}={prefix}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
         try:
-            os.killpg(pgid, sig)
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone, or not ours
+            continue
+        if any(var.startswith(wanted) for var in environ):
+            found.append(int(entry.name))
+    return found
+
+
+def signal_pids(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
         except ProcessLookupError:
             pass
+
+
+def signal_steps(jobid: str, sig: int) -> None:
+    """Every process of every step of the job (what `--signal` without `B:` and scancel do)."""
+    signal_pids(tracked_pids("FAKE_SLURM_STEP", f"{jobid}."), sig)
+
+
+def signal_job(jobid: str, sig: int) -> None:
+    """Every process of the job, batch shell and steps alike (the time limit, scancel)."""
+    signal_pids(tracked_pids("FAKE_SLURM_JOB", jobid), sig)
 
 
 def run_job(jobid: str) -> None:
@@ -226,6 +255,7 @@ def run_job(jobid: str) -> None:
             "SLURM_JOB_NUM_NODES": opts.get("nodes", "1"),
             "SLURM_SUBMIT_DIR": job["workdir"],
             "SLURM_JOB_PARTITION": opts.get("p", opts.get("partition", "fake")),
+            "FAKE_SLURM_JOB": jobid,
         }
     )
     if "cpus-per-task" in opts:
@@ -254,7 +284,10 @@ def run_job(jobid: str) -> None:
             warned = True
             batch_only, sig, _ = warning
             current = load_job(root, jobid)
-            signal_groups([proc.pid] if batch_only else current["steps"], sig)
+            if batch_only:
+                signal_pids([current["batch_pgid"]], sig)
+            else:
+                signal_steps(jobid, sig)
         if limit and elapsed >= limit:
             expire(jobid)
             break
@@ -277,25 +310,16 @@ def end_job(jobid: str, state: str, sig: int = signal.SIGTERM, kill_wait: float 
             return
         job["state"] = state
         save_job(root, job)
-    groups = [g for g in [job["batch_pgid"], *job["steps"]] if g]
-    signal_groups(groups, sig)
+    signal_job(jobid, sig)
     deadline = time.monotonic() + kill_wait
-    while time.monotonic() < deadline and any(_alive(g) for g in groups):
+    while time.monotonic() < deadline and tracked_pids("FAKE_SLURM_JOB", jobid):
         time.sleep(0.1)
-    signal_groups(groups, signal.SIGKILL)
+    signal_job(jobid, signal.SIGKILL)
 
 
 def expire(jobid: str, kill_wait: float = KILL_WAIT_S) -> None:
     """End a job as its time limit would: SIGTERM to all its processes, SIGKILL later, TIMEOUT."""
     end_job(jobid, "TIMEOUT", kill_wait=kill_wait)
-
-
-def _alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 # ----------------------------------------------------------------------------------- srun
@@ -305,20 +329,23 @@ SRUN_VALUED = {"n", "N", "c", "J", "jobid", "ntasks", "nodes", "cpus-per-task", 
 
 
 def srun(argv: list[str]) -> int:
-    """One job step on this machine: the command in its own process group, signals forwarded."""
+    """One job step on this machine: the command in its own session, tracked as the job's next step."""
     opts, command = parse_options(argv, SRUN_VALUED)
     jobid = os.environ.get("SLURM_JOB_ID")
     if not jobid or not command:
         print("srun: error: fake srun runs only inside a fake sbatch job, with a command", file=sys.stderr)
         return 1
     append_record("srun.jsonl", {"jobid": jobid, "argv": argv, "options": opts, "command": command})
-    proc = subprocess.Popen(command, start_new_session=True)
     with locked() as root:
         job = load_job(root, jobid)
-        job["steps"].append(proc.pid)
+        step = len(job["steps"])
+        job["steps"].append(step)
         save_job(root, job)
+    env = {**os.environ, "SLURM_STEP_ID": str(step), "FAKE_SLURM_STEP": f"{jobid}.{step}"}
+    proc = subprocess.Popen(command, start_new_session=True, env=env)
+    # srun relays the signals it gets to the step's tasks, as SLURM's srun does.
     for sig in FORWARDED:
-        signal.signal(sig, lambda signum, _frame: signal_groups([proc.pid], signum))
+        signal.signal(sig, lambda signum, _frame: signal_pids([proc.pid], signum))
     returncode = proc.wait()
     return returncode if returncode >= 0 else 128 - returncode
 
@@ -369,7 +396,10 @@ def scancel(argv: list[str]) -> int:
             job = load_job(state_dir(), jobid)
             sig = parse_signal(spec)
             assert sig is not None
-            signal_groups(job["steps"] or [job["batch_pgid"]], sig[1])
+            if job["steps"]:
+                signal_steps(jobid, sig[1])
+            else:
+                signal_pids([job["batch_pgid"]], sig[1])
         else:
             end_job(jobid, "CANCELLED")
     return 0

@@ -62,11 +62,6 @@ def settings(texts: TextSource | None = None, **overrides) -> ProfileSettings:
         timed_iters=1,
         rounds=2,
         texts=texts,
-        baseline_arm="llama",
-        report_mode="encode",
-        table2_seq_len=32,
-        table2_batch_size=4,
-        table2_note="",
         threads=1,
     )
     values.update(overrides)

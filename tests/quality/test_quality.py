@@ -100,7 +100,6 @@ def test_measure_quality_writes_alignment_uniformity_and_provenance(
     model = build_embedding_model(pretrained, tiny_arm("llama"), max_seq_length=64, normalize=False)
     model_dir = save_embedding_model(model, tmp_path / "embed" / "model")
     section = {
-        "estages": ["base"],
         "positive_pairs": {
             "path": str(eval_files["sts"]),
             "anchor_field": "sentence1",

@@ -90,3 +90,45 @@ def test_a_finished_workflow_has_nothing_left_to_do(demo_run):
     proc = subprocess.run([*cmd, "-n"], capture_output=True, text=True)
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def planned_after_edit(demo_run, tmp_path, edit) -> dict[str, int]:
+    """rule -> jobs a dry run plans after `edit` changes a copy of the demo config."""
+    import re
+    import subprocess
+
+    import yaml
+
+    wd, cmd = demo_run
+    repo_config = Path(cmd[cmd.index("--configfile") + 1])
+    config = yaml.safe_load(repo_config.read_text(encoding="utf-8"))
+    edit(config)
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    dry = [*cmd[: cmd.index("--configfile")], "--configfile", str(edited), *cmd[cmd.index("--configfile") + 2 :]]
+    dry = [*dry[: dry.index("--config")], "-n", "--quiet", "rules", *dry[dry.index("--config") :]]
+    proc = subprocess.run(dry, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {r: int(n) for r, n in re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.MULTILINE) if r != "total"}
+
+
+@pytest.mark.slow
+def test_renaming_an_arm_remakes_only_tables_and_figures(demo_run, tmp_path):
+    def rename(config):
+        config["arms"][0]["display_name"] = "A new name for the table"
+
+    jobs = planned_after_edit(demo_run, tmp_path, rename)
+    reports = {"make_table1", "make_table2", "plot_fig2", "plot_fig3", "plot_fig4", "plot_learning_curves"}
+    assert set(jobs) - {"write_manifest", "all"} == reports, jobs
+
+
+@pytest.mark.slow
+def test_editing_stage2_reruns_stage2_and_what_follows_never_stage1(demo_run, tmp_path):
+    def edit(config):
+        config["pretrain"]["stages"][1]["learning_rate"] = 1.0e-4
+
+    jobs = planned_after_edit(demo_run, tmp_path, edit)
+    arms = 3
+    assert jobs["pretrain_model"] == arms  # stage 2 of every arm; stage 1 stays
+    assert jobs["train_embedding_model"] == 2 * arms and "write_model_config" not in jobs
+    assert "profile_arms" not in jobs and "train_tokenizer" not in jobs

@@ -28,6 +28,7 @@ rule generate_synthetic_data:
 rule train_tokenizer:
     input:
         DATA.tokenizer_inputs,
+        checked=ancient(STUDY.inputs_checked),
     output:
         directory("results/tokenizer"),
     log:

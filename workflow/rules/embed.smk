@@ -9,6 +9,7 @@ EMBED = EmbedRules(config, STUDY.lineage)
 rule prepare_contrastive_data:
     input:
         EMBED.data_files,
+        checked=ancient(STUDY.inputs_checked),
     output:
         data=directory("results/data/contrastive/{estage}/data"),
         manifest="results/data/contrastive/{estage}/manifest.json",

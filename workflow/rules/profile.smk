@@ -23,7 +23,7 @@ rule profile_arms:
     params:
         arms=PROFILE.arm_entries,
         tokenizers=PROFILE.tokenizers,
-        profile=PROFILE.section,
+        profile=PROFILE.measurement,
         device=PROFILE.device,
         normalize=PROFILE.normalize,
         seed=PROFILE.seed,

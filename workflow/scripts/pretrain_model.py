@@ -14,6 +14,7 @@ spec = {
     # Intervals and workers come from the config itself, not from a param: editing them retrains nothing.
     "operational": operational_settings(snakemake.config, snakemake.wildcards.stage),
     "threads": snakemake.threads,
+    "log_file": snakemake.log[0],  # workers append to the rule's log
     "paths": {
         "shards_manifest": inputs.shards,
         "tokenizer_dir": inputs.tokenizer,

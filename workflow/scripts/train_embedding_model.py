@@ -17,6 +17,7 @@ spec = {
     "seed": params.seed,
     "device": params.device,
     "threads": snakemake.threads,
+    "log_file": snakemake.log[0],  # workers append to the rule's log
     "init_model": snakemake.input.model,
     "data_dir": snakemake.input.data,
     "data_manifest": snakemake.input.data_manifest,

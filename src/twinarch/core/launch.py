@@ -6,11 +6,19 @@ calling process; with several, torchrun starts them (and `srun` spreads torchrun
 transformers Trainer sees a normal distributed environment. No distributed code is written by hand.
 
 Stopping early is part of the contract. Before its time limit (sbatch `--signal=TERM@600`) or on
-preemption SLURM sends SIGTERM to every process of the job step; the training processes save a
+preemption SLURM sends SIGTERM to every process of the job step (it tracks them in a cgroup, so
+torchrun and its workers get it too, whatever their session); the training processes save a
 checkpoint under `work/` and exit, and the resubmitted job resumes from it. This process must stay
 alive until they have finished saving, because SLURM kills whatever is left of a step once its main
-process exits: so while torchrun runs, SIGTERM, SIGINT, SIGHUP and SIGUSR1 are forwarded to it (it
-relays them to the workers, see `--signals-to-handle`) and this process waits for it to exit.
+process exits: so while torchrun runs, SIGTERM, SIGINT, SIGHUP and SIGUSR1 are caught and this
+process waits for torchrun to exit.
+
+Each signal must reach torchrun exactly once: a second SIGTERM while torchrun is shutting its workers
+down makes it exit at once, before they have saved (its shutdown raises on the new signal), and the
+workers are left running. Inside a SLURM step (`SLURM_STEP_ID` set) SLURM has delivered the signal
+to torchrun itself, so this process does not forward it. Elsewhere (a terminal's Ctrl-C, a `kill`
+of this process) torchrun runs in a session of its own, so a signal to the terminal's process group
+does not reach it directly, and this process forwards it once.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from twinarch.core.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -99,21 +109,29 @@ def _slurm_head_node() -> str:
     return out.stdout.split()[0]
 
 
+def inside_slurm_step() -> bool:
+    """Whether SLURM delivers this step's signals to every one of its processes itself."""
+    return "SLURM_STEP_ID" in os.environ
+
+
 def run_forwarding_signals(cmd: list[str]) -> None:
-    """Run `cmd`, forwarding FORWARDED_SIGNALS to it and waiting for it to exit.
+    """Run `cmd` and wait for it to exit, making sure FORWARDED_SIGNALS reach it exactly once.
 
     Raises `TrainingInterrupted` when a signal arrived (even if the child then exited cleanly: its
     outputs are not complete), `subprocess.CalledProcessError` when it failed on its own.
     """
     received: list[int] = []
-    proc = subprocess.Popen(cmd)
+    forwarding = not inside_slurm_step()
+    proc = subprocess.Popen(cmd, start_new_session=forwarding)
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         received.append(signum)
-        log.warning(
-            "got %s: forwarding it to pid %d and waiting for it to save and exit", signal.Signals(signum).name, proc.pid
-        )
-        proc.send_signal(signum)
+        name = signal.Signals(signum).name
+        if forwarding:
+            log.warning("got %s: forwarding it to pid %d and waiting for it to save and exit", name, proc.pid)
+            proc.send_signal(signum)
+        else:
+            log.warning("got %s: SLURM signals every process of the step; waiting for pid %d to exit", name, proc.pid)
 
     previous: dict[signal.Signals, Callable[..., Any] | int | None] = {
         sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS
@@ -150,8 +168,15 @@ def launch(module: str, spec: dict[str, Any], spec_path: str | Path, nproc_per_n
 
 
 def cli(main: Any, argv: list[str] | None = None) -> None:
-    """`python -m twinarch.<module> SPEC.json` entry point shared by the training modules."""
+    """`python -m twinarch.<module> SPEC.json` entry point shared by the training modules.
+
+    A spec that names the rule's `log_file` (the adapters add it) makes every worker append to that
+    log, so what each rank logged, and the error that stopped it, is in the rule's log too.
+    """
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         raise SystemExit(f"usage: python -m <module> SPEC.json (got {argv})")
-    main(json.loads(Path(argv[0]).read_text(encoding="utf-8")))
+    spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    if spec.get("log_file"):
+        setup_logging(spec["log_file"], append=True)
+    main(spec)

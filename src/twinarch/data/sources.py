@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from twinarch.core.config import ConfigError, resolve_path
 from twinarch.core.containment import ContainmentIndex, TextExclusion, exclusion_index, parse_exclusions
-from twinarch.core.io import DataError, iter_jsonl
+from twinarch.core.io import DataError, iter_jsonl, iter_lines
 from twinarch.core.splits import Holdout
 from twinarch.data.synthetic import SYNTHETIC_PRETRAIN
 
@@ -151,10 +151,9 @@ class LocalCorpus(CorpusFilter):
             for batch in parquet.iter_batches(batch_size=1024, columns=sorted(set(columns))):
                 yield from batch.to_pylist()
         else:
-            with open(self.path, encoding="utf-8") as fh:
-                for line in fh:
-                    if line.strip():
-                        yield {"text": line.rstrip("\n")}
+            for _, line in iter_lines(self.path):
+                if line.strip():
+                    yield {"text": line.rstrip("\r\n")}
 
     def rows(self) -> Iterator[tuple[str, dict[str, Any]]]:
         for number, row in enumerate(self.records(), start=1):

@@ -76,6 +76,18 @@ class ContrastiveDatasetSpec:
             return f"{SYNTHETIC_DIR}/{self.file}"
         return self.path
 
+    def needed_fields(self, k: int) -> list[str]:
+        """Source fields that normalization reads; every row must have all of them."""
+        roles = ["anchor", "positive"] + (["hard_negatives"] if k > 0 and "hard_negatives" in self.columns else [])
+        fields = [self.columns[r] for r in roles]
+        if self.min_score:
+            fields.append(self.min_score["field"])
+        if self.holdout:
+            fields.append(self.holdout.field)
+        if self.split_by:
+            fields.append(self.split_by)
+        return list(dict.fromkeys(fields))
+
     def local_files(self) -> list[str]:
         """Every local file this dataset reads (Snakemake inputs)."""
         files = [self.source_path] if self.source_path else []

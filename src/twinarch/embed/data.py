@@ -25,7 +25,7 @@ import torch
 from sentence_transformers.base.sampler import MultiDatasetDefaultBatchSampler
 
 from twinarch.core.containment import ContainmentIndex, exclusion_index
-from twinarch.core.io import DataError, atomic_dir, atomic_write_json, iter_jsonl
+from twinarch.core.io import DataError, atomic_dir, atomic_write_json, iter_jsonl_lines
 from twinarch.core.provenance import provenance
 from twinarch.embed.config import ContrastiveDatasetSpec, EmbedStage
 
@@ -70,19 +70,6 @@ def is_text(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
-def needed_fields(spec: ContrastiveDatasetSpec, k: int) -> list[str]:
-    """Source fields that normalization reads; a dataset must have all of them."""
-    roles = ["anchor", "positive"] + (["hard_negatives"] if k > 0 and "hard_negatives" in spec.columns else [])
-    fields = [spec.columns[r] for r in roles]
-    if spec.min_score:
-        fields.append(spec.min_score["field"])
-    if spec.holdout:
-        fields.append(spec.holdout.field)
-    if spec.split_by:
-        fields.append(spec.split_by)
-    return list(dict.fromkeys(fields))
-
-
 def check_columns(name: str, where: str, found: Sequence[str], wanted: Sequence[str]) -> None:
     missing = [c for c in wanted if c not in found]
     if missing:
@@ -92,13 +79,18 @@ def check_columns(name: str, where: str, found: Sequence[str], wanted: Sequence[
 
 
 def load_lookup(spec: ContrastiveDatasetSpec) -> dict[str, str]:
-    """key -> text of the spec's lookup file."""
+    """key -> text of the spec's lookup file; a row without the key or text field names its line."""
     assert spec.lookup is not None
     table: dict[str, str] = {}
-    for lineno, row in enumerate(iter_jsonl(spec.lookup.path), start=1):
-        if lineno == 1:
-            check_columns(spec.name, f"lookup {spec.lookup.path}", list(row), [spec.lookup.key, spec.lookup.text])
-        table[str(row.get(spec.lookup.key))] = row.get(spec.lookup.text)
+    wanted = [spec.lookup.key, spec.lookup.text]
+    for lineno, row in iter_jsonl_lines(spec.lookup.path):
+        missing = [f for f in wanted if f not in row]
+        if missing:
+            raise DataError(
+                f"{spec.lookup.path}:{lineno}: contrastive dataset '{spec.name}': lookup row lacks field(s) "
+                f"{missing}; fields found: {sorted(row)}"
+            )
+        table[str(row[spec.lookup.key])] = row[spec.lookup.text]
     return table
 
 
@@ -166,16 +158,20 @@ def read_raw_groups(spec: ContrastiveDatasetSpec, k: int) -> dict[str, Dataset]:
     """The source's rows as one raw Dataset per resulting training dataset (subset / split value)."""
     from datasets import Dataset
 
-    wanted = needed_fields(spec, k)
+    wanted = spec.needed_fields(k)
     if spec.type == "hf":
         return _read_hub_groups(spec, wanted)
     path = str(spec.source_path)
     if not Path(path).is_file():
         raise DataError(f"contrastive dataset '{spec.name}': file not found: {path}")
     groups: dict[str, dict[str, list[Any]]] = {}
-    for lineno, row in enumerate(iter_jsonl(path), start=1):
-        if lineno == 1:
-            check_columns(spec.name, path, list(row), wanted)
+    for lineno, row in iter_jsonl_lines(path):
+        missing = [f for f in wanted if f not in row]
+        if missing:
+            raise DataError(
+                f"{path}:{lineno}: contrastive dataset '{spec.name}': row lacks field(s) {missing} that its "
+                f"config entry maps (columns, min_score, holdout, split_by); fields found: {sorted(row)}"
+            )
         key = dataset_key(spec.name, row.get(spec.split_by, "")) if spec.split_by else spec.name
         columns = groups.setdefault(key, {f: [] for f in wanted})
         for f in wanted:
@@ -200,6 +196,27 @@ def _read_hub_groups(spec: ContrastiveDatasetSpec, wanted: list[str]) -> dict[st
         check_columns(spec.name, where, ds.column_names, wanted)
         groups[dataset_key(spec.name, subset or "")] = ds.select_columns(wanted)
     return groups
+
+
+def check_dataset(spec: ContrastiveDatasetSpec, k: int) -> int:
+    """Read a dataset as its stage will, before any training: every local row and its lookup
+    file (field by field, line by line), or the first row of every hub subset (its columns). Returns
+    the rows read (hub: subsets checked)."""
+    if spec.type != "hf":
+        if spec.lookup:
+            load_lookup(spec)
+        return sum(len(ds) for ds in read_raw_groups(spec, k).values())
+    import datasets
+
+    subsets = datasets.get_dataset_config_names(spec.dataset) if spec.subsets == "all" else spec.subsets or [None]
+    for subset in subsets:
+        stream = datasets.load_dataset(spec.dataset, subset, split=spec.split, streaming=True)
+        first = next(iter(stream), None)
+        where = f"{spec.dataset}" + (f", subset {subset}" if subset else "") + f", split {spec.split}"
+        if first is None:
+            raise DataError(f"contrastive dataset '{spec.name}' ({where}) holds no rows")
+        check_columns(spec.name, where, list(first), spec.needed_fields(k))
+    return len(subsets)
 
 
 def normalize_group(

@@ -11,7 +11,6 @@ here, when the task is built, before any model is loaded.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import random
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from twinarch.core.config import ConfigError
-from twinarch.core.io import DataError, iter_jsonl
+from twinarch.core.io import DataError, iter_jsonl, iter_jsonl_lines, iter_tsv, tsv_header
 from twinarch.core.splits import Holdout
 
 log = logging.getLogger(__name__)
@@ -115,22 +114,17 @@ class TaskSpec:
 # Reading rows (JSON Lines or TSV), with the checks that name the task, the file and the columns.
 
 
-def _iter_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _iter_rows(path: Path, where: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) of a JSON Lines file (`.jsonl`, or JGLUE's `.json` lines) or a TSV file."""
     if path.suffix == ".tsv":
-        with path.open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh, delimiter="\t")
-            for row in reader:
-                yield reader.line_num, row
-        return
-    for lineno, row in enumerate(iter_jsonl(path), start=1):
-        yield lineno, row
+        yield from iter_tsv(path, where)
+    else:
+        yield from iter_jsonl_lines(path)
 
 
 def _header(path: Path) -> list[str]:
     if path.suffix == ".tsv":
-        with path.open(encoding="utf-8", newline="") as fh:
-            return next(csv.reader(fh, delimiter="\t"), [])
+        return tsv_header(path)
     first = next(iter_jsonl(path), None)
     return sorted(first) if first else []
 
@@ -176,7 +170,7 @@ def read_records(spec: TaskSpec, path: str, columns: Mapping[str, str], *, filte
     """Rows of `path` renamed to task roles; rows whose text roles are empty are dropped and counted."""
     text_roles = [r for r in ("sentence1", "sentence2", "text") if r in columns]
     records, empty = [], 0
-    for lineno, row in _iter_rows(Path(path)):
+    for lineno, row in _iter_rows(Path(path), f"evaluation task '{spec.name}' (config key '{spec.key}')"):
         if filtered and not _selected(spec, row):
             continue
         record = {role: _value(row, col, path, lineno, spec.name) for role, col in columns.items()}

@@ -40,8 +40,9 @@ class EvaluateRules(ConfigRules):
         return task_input_files(self.config, wildcards.task)
 
     def settings(self, wildcards: Any) -> dict[str, Any]:
-        """The evaluate section without its task list (each job gets only its own task)."""
-        return {k: v for k, v in self.config["evaluate"].items() if k != "tasks"}
+        """The evaluate section without its task list (each job gets only its own task) and without
+        the list of stages scored (which decides what jobs exist, not what one computes)."""
+        return {k: v for k, v in self.config["evaluate"].items() if k not in ("tasks", "stages")}
 
     def cache(self, wildcards: Any) -> str:
         """mteb's own result cache (its JSON), beside the tidy row."""

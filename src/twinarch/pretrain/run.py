@@ -30,7 +30,7 @@ from transformers.utils.logging import disable_progress_bar
 
 from twinarch.core.config import FAMILIES
 from twinarch.core.device import DeviceSettings, resolve_device_settings
-from twinarch.core.io import DataError, atomic_dir, atomic_write_json, atomic_write_jsonl, read_json
+from twinarch.core.io import DataError, atomic_dir, atomic_write_json, atomic_write_jsonl, read_json, writing
 from twinarch.core.launch import cli
 from twinarch.core.provenance import provenance
 from twinarch.data.tokenizer import MANIFEST_NAME as TOKENIZER_MANIFEST_NAME
@@ -296,7 +296,8 @@ def main(spec: dict[str, Any]) -> dict[str, Any] | None:
     fragment = training_fragment(spec, run.shards)
     _, resumed = train_resumably(run.trainer, run.job.paths.work_dir, fragment, run_inputs(run.job))
     final_dir = Path(run.job.paths.work_dir) / "final"
-    run.trainer.save_model(str(final_dir))
+    with writing(final_dir, "final model"):
+        run.trainer.save_model(str(final_dir))
     if not run.trainer.is_world_process_zero():
         return None
     return write_outputs(run, fragment, resumed, final_dir, time.perf_counter() - started)

@@ -8,6 +8,7 @@ from typing import Any
 from twinarch.core.config import get_arm
 from twinarch.core.rules import ConfigRules
 from twinarch.embed.config import ARM_KEYS
+from twinarch.profile.config import REPORT_KEYS
 
 
 class ProfileRules(ConfigRules):
@@ -20,6 +21,10 @@ class ProfileRules(ConfigRules):
 
     def section(self, wildcards: Any) -> dict[str, Any]:
         return dict(self.config["profile"])
+
+    def measurement(self, wildcards: Any) -> dict[str, Any]:
+        """What the measuring job reads (the reports' keys left out)."""
+        return {k: v for k, v in self.config["profile"].items() if k not in REPORT_KEYS}
 
     def normalize(self, wildcards: Any) -> bool:
         """Whether embedding models end in Normalize: profiled models are built like the trained ones."""

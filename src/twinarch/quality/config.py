@@ -17,9 +17,9 @@ from twinarch.embed.config import embed_stage_names
 
 @dataclass(frozen=True)
 class QualitySettings:
-    """The `quality` config section (workflow/schemas/profile.schema.yaml)."""
+    """What a measuring job reads of the `quality` section (workflow/schemas/quality.schema.yaml);
+    `estages`, which decides which jobs exist, is the rules' business."""
 
-    estages: tuple[str, ...]
     positive_pairs: PairSource
     random_texts: TextSource
     batch_size: int
@@ -28,7 +28,6 @@ class QualitySettings:
     @classmethod
     def from_section(cls, section: Mapping[str, Any], data_root: str) -> QualitySettings:
         return cls(
-            estages=tuple(section["estages"]),
             positive_pairs=PairSource.from_config("quality.positive_pairs", section["positive_pairs"], data_root),
             random_texts=TextSource.from_config("quality.random_texts", section["random_texts"], data_root),
             batch_size=section["batch_size"],

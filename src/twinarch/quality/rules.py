@@ -15,7 +15,8 @@ class QualityRules(ConfigRules):
         self.jsons = [f"results/quality/{arm}/{estage}.json" for arm in self.arms for estage in self.estages]
 
     def section(self, wildcards: Any) -> dict[str, Any]:
-        return dict(self.config["quality"])
+        """The quality section without the list of stages measured (it decides which jobs exist)."""
+        return {k: v for k, v in self.config["quality"].items() if k != "estages"}
 
     def text_files(self, wildcards: Any) -> list[str]:
         section = self.config["quality"]

@@ -1,8 +1,9 @@
 """The Snakefile's entry point: the validated study and the lineage every stage's rules ask.
 
 `StudyRules(config)` runs every check across sections at parse time (an arm's steps exist, a
-baseline arm is an arm, a stage's length fits the models), so a bad config fails on `snakemake -n`
-naming the key, before any job starts.
+baseline arm is an arm, a stage's length fits the models) and the cheap check of every local input
+(it exists, its first row has the mapped columns), so a bad config or a wrong data_root fails on
+`snakemake -n` naming the key and the file, before any job starts.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from twinarch.core.rules import ConfigRules
 from twinarch.study import lineage
 from twinarch.study.artifacts import artifact_files
 from twinarch.study.checks import check_study
+from twinarch.study.inputs import check_headers, input_files
 
 
 class StudyLineage:
@@ -32,9 +34,18 @@ class StudyLineage:
 class StudyRules(ConfigRules):
     def __init__(self, config: Mapping[str, Any], source: str = "config") -> None:
         check_study(config, source)
+        check_headers(config)
         super().__init__(config)
         self.lineage = StudyLineage(config)
         self.conda_env = f"../../envs/{config['conda_env']}.yaml"
+
+    # The whole pass over every input (twinarch.study.inputs); the first job of each expensive chain
+    # takes it as an `ancient` input, so bad data stops the study before training, and a rerun of
+    # the check (after an input file changed) reruns nothing else by itself.
+    inputs_checked = "results/checks/inputs.json"
+
+    def input_files(self, wildcards: Any) -> list[str]:
+        return input_files(self.config)
 
     def artifact_files(self, name: str | None = None) -> list[str]:
         """Files of one paper artifact (a named target), or of all of them."""

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from twinarch.core.device import DeviceSettings
+from twinarch.core.io import writing
 from twinarch.training.callbacks import (
     NonFiniteLossCallback,
     PreemptionCheckpointCallback,
@@ -46,5 +47,7 @@ def train_resumably(
     this run (same config fragment, same input contents); returns the Trainer's result and the
     checkpoint it resumed from."""
     log_progress_only(trainer)
-    resume = prepare_work_dir(work_dir, run_fingerprint(fragment, inputs), trainer.args)
-    return trainer.train(resume_from_checkpoint=resume), resume
+    with writing(work_dir, "work directory"):
+        resume = prepare_work_dir(work_dir, run_fingerprint(fragment, inputs), trainer.args)
+    with writing(work_dir, "checkpoints"):
+        return trainer.train(resume_from_checkpoint=resume), resume
