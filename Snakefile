@@ -10,6 +10,7 @@ min_version("9.27")
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from twinarch.core.config import export_package_path, validate_config
+from twinarch.core.hub import export_hub_mirror
 
 # Jobs in conda envs or on cluster nodes import twinarch from this checkout.
 export_package_path()
@@ -25,15 +26,20 @@ if not workflow.overwrite_configfiles:
 # Snakemake's own validator against workflow/schemas/config.schema.yaml (defaults filled in);
 # common.smk then runs the checks across sections (twinarch.study.checks). Errors name the key.
 validate_config(config, source="config (after --configfile/--config)")
+export_hub_mirror(config)
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/llm2vec.smk"
 include: "workflow/rules/embed.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/profile.smk"
 include: "workflow/rules/quality.smk"
+include: "workflow/rules/prune.smk"
+include: "workflow/rules/ladder.smk"
+include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/study.smk"
 
 

@@ -25,7 +25,9 @@ def stage(datasets: dict, **kwargs) -> EmbedStage:
 def test_a_missing_column_names_the_dataset_and_the_columns_found(tmp_path):
     path = write_jsonl(tmp_path / "pairs.jsonl", [{"title": "a", "text": "b"}])
     spec = {"type": "local", "path": path, "columns": {"anchor": "title", "positive": "body"}}
-    with pytest.raises(DataError, match=r"pairs.jsonl:1: .*'news'.*lacks field\(s\) \['body'\].*found: \['text', 'title'\]"):
+    with pytest.raises(
+        DataError, match=r"pairs.jsonl:1: .*'news'.*lacks field\(s\) \['body'\].*found: \['text', 'title'\]"
+    ):
         prepare_stage_datasets(stage({"news": spec}), seed=0)
 
 

@@ -42,6 +42,7 @@ def test_embed_target_builds_every_estage_of_a_pretrained_arm(snakemake_run, rep
         news_articles=10,
         sentiment_sentences=10,
     )
+    config["seeds"] = [3]  # one replicate seed, not the default's
     config["resources"]["embed"]["cpus_per_task"] = 1  # one torch thread: no spinning on a shared CPU
     for stage in config["embed"]["stages"]:
         stage.update(max_rows_per_dataset=64, max_seq_length=32, save_steps=2)
@@ -51,15 +52,15 @@ def test_embed_target_builds_every_estage_of_a_pretrained_arm(snakemake_run, rep
 
     snakemake_run("embed", configfile=str(configfile), workdir=workdir)
 
-    arm_dir = workdir / "results/embed/decoder"
+    arm_dir = workdir / "results/embed/decoder/seed_3"
     for estage in ("base", "wsl", "ft"):
         manifest = json.loads((arm_dir / estage / "manifest.json").read_text())
         assert manifest["provenance"]["config_hash"]
         assert json.loads((arm_dir / estage / "model/config.json").read_text())["is_causal"] is False
     ft = json.loads((arm_dir / "ft/manifest.json").read_text())
-    assert ft["init_model"] == "results/embed/decoder/wsl/model"
+    assert ft["init_model"] == "results/embed/decoder/seed_3/wsl/model"
     assert ft["steps"] > 0 and ft["datasets"][0]["rows_used"] == 64
-    assert (workdir / "work/embed/decoder/ft").is_dir()  # checkpoints, kept for resuming
+    assert (workdir / "work/embed/decoder/seed_3/ft").is_dir()  # checkpoints, kept for resuming
     data = json.loads((workdir / "results/data/contrastive/wsl/manifest.json").read_text())
     assert len(data["datasets"]) == 3
     assert load_embedding_model(arm_dir / "ft/model").encode(["テスト"]).shape == (1, 32)

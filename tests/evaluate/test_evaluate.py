@@ -58,18 +58,23 @@ def sts_entry(tmp_path: Path, n: int = 40) -> dict:
 def test_evaluate_model_writes_the_tidy_row_and_mteb_json(tiny_tokenizer_dir, tmp_path):
     model_dir = save_sentence_transformer("modernbert", tiny_tokenizer_dir, tmp_path / "encoder-ft")
     out = tmp_path / "results" / "LocalSTS.json"
-    row = evaluate_model(
+    (row,) = evaluate_model(
         model_dir,
-        out,
+        [out],
         arm="encoder",
+        replicate=1,
         stage="ft",
-        entry=sts_entry(tmp_path),
+        entries=[sts_entry(tmp_path)],
         settings=SETTINGS,
         device={"dtype": "auto", "attn_implementation": "auto"},
         seed=0,
-        cache_dir=tmp_path / "LocalSTS.mteb",
+        cache_dir=tmp_path / "mteb",
     )
     assert json.loads(out.read_text(encoding="utf-8")) == json.loads(json.dumps(row, default=str))
+    assert row["seed"] == 1 and row["jmteb_metric"] == "cosine_spearman"
+    assert row["jmteb_score"] == pytest.approx(row["scores"]["cosine_spearman"], abs=1e-4)
+    examples = json.loads((tmp_path / "results" / "LocalSTS.examples.json").read_text(encoding="utf-8"))
+    assert examples["kind"] == "pairs" and len(examples["subsets"][0]["pred"]) == 40
     assert "display_name" not in row  # renaming an arm re-makes Table 1, never a score
     assert (row["arm"], row["stage"], row["task"]) == (
         "encoder",
@@ -99,10 +104,11 @@ def test_nan_embeddings_stop_naming_the_arm_and_task(tiny_tokenizer_dir, tmp_pat
     ):
         evaluate_model(
             model_dir,
-            tmp_path / "row.json",
+            [tmp_path / "row.json"],
             arm="decoder",
+            replicate=0,
             stage="ft",
-            entry=sts_entry(tmp_path),
+            entries=[sts_entry(tmp_path)],
             settings=SETTINGS,
             device=None,
             seed=0,
@@ -117,10 +123,11 @@ def test_bad_data_stops_before_any_model_is_loaded(tmp_path):
     with pytest.raises(DataError, match=r"evaluation task 'LocalSTS': file not found"):
         evaluate_model(
             tmp_path / "no-model-here",
-            tmp_path / "row.json",
+            [tmp_path / "row.json"],
             arm="encoder",
+            replicate=0,
             stage="base",
-            entry=entry,
+            entries=[entry],
             settings=SETTINGS,
             device=None,
             seed=0,

@@ -326,3 +326,26 @@ def test_jmini_tasks_read_the_real_miniature_data(repo_root, shared_data):
     assert all(len(c) >= 2 for c in rerank["top_ranked"].values())
     livedoor = tasks["LivedoorNewsClustering.v2"].dataset["default"]["test"]
     assert len(set(livedoor["labels"])) == 9
+
+
+@pytest.mark.parametrize("kind", ["sts", "retrieval", "reranking", "clustering", "classification"])
+def test_per_example_scores_reproduce_mtebs_jmteb_metric(kind, sts_file, retrieval_files, labelled_file, tmp_path):
+    """Table 1 is computed from the per-example scores: on every task type their statistic must be
+    the very number mteb reports for the JMTEB metric (a random model, so that nothing is 0 or 1)."""
+    from twinarch.evaluate.examples import JMTEB_METRICS, task_examples
+    from twinarch.evaluate.scoring import PREDICTIONS, run_task
+    from twinarch.evaluate.stats import examples_score
+
+    if kind == "sts":
+        spec = sts_spec(sts_file[0])
+    elif kind in ("retrieval", "reranking"):
+        spec = retrieval_spec(*retrieval_files[:2], kind=kind)
+    else:
+        spec = labelled_spec(labelled_file[0], kind)
+    task = build_local_task(spec, seed=0)
+    result = run_task(TableEncoder(None), task, cache_dir=tmp_path / "mteb", batch_size=32)
+    examples = task_examples(task, result, task._predictions_path(tmp_path / "mteb" / PREDICTIONS))
+    metric = JMTEB_METRICS[task.metadata.type]
+    assert examples["metric"] == metric
+    mteb_score = result.scores["test"][0][metric]
+    assert examples_score(examples) == pytest.approx(mteb_score, abs=1e-4)

@@ -33,6 +33,9 @@ def profile_rows(arm: str) -> pd.DataFrame:
                 "batch_size": batch,
                 "status": "oom" if oom else "ok",
                 "samples_per_s": float("nan") if oom else SPEED[arm] * scale * (1.1 if mode == "forward" else 1.0),
+                "samples_per_s_low": float("nan") if oom else 0.95 * SPEED[arm] * scale,
+                "samples_per_s_high": float("nan") if oom else 1.05 * SPEED[arm] * scale,
+                "rounds": 3,
                 "peak_memory_mb": float("nan") if oom else MEMORY[arm] * scale,
                 "device_name": "NVIDIA H100 80GB HBM3",
                 "dtype": "bfloat16",
@@ -71,7 +74,7 @@ def test_table2_reports_the_reference_cell_with_speedup_over_the_baseline(profil
     )
     assert [p.suffix for p in paths] == [".csv", ".md", ".tex"]
     md = paths[1].read_text(encoding="utf-8")
-    assert "| Encoder | **2205.00** | **2877.00** | **1.55** |" in md
+    assert "| Encoder | **2205.00 [2094.8, 2315.2]** | **2877.00** | **1.55** |" in md  # [slowest, fastest round]
     assert "encode" in md and "NVIDIA H100" in md and "Paper: 1.55x." in md
     assert r"\toprule" in paths[2].read_text(encoding="utf-8")
     assert pd.read_csv(paths[0])["Throughput (samples/s)"].to_list() == [2205.0, 1421.0]

@@ -40,6 +40,7 @@ def test_config(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     """The demo config with two arms, one torch thread and a smaller grid (the cores are shared)."""
     config = yaml.safe_load((repo_root / "config" / "config.yaml").read_text(encoding="utf-8"))
     config["arms"] = [a for a in config["arms"] if a["name"] in ARMS]
+    config["seeds"] = [0]
     config["profile"].update(
         seq_lens=[16, 32],
         batch_sizes=[2, 4],
@@ -69,7 +70,7 @@ def plant_upstream(wd: Path, tokenizer_dir: Path, shared_data: Path) -> None:
         (wd / "results" / "models" / arm).mkdir(parents=True)
         shutil.copy(pretrained / "config.json", wd / "results" / "models" / arm / "config.json")
         model = build_embedding_model(pretrained, tiny_arm(FAMILY[arm], name=arm), max_seq_length=64, normalize=False)
-        save_embedding_model(model, wd / "results" / "embed" / arm / "ft" / "model")
+        save_embedding_model(model, wd / "results" / "embed" / arm / "seed_0" / "ft" / "model")
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +115,7 @@ def finished_run(tmp_path_factory, tiny_tokenizer_dir, shared_data, test_config,
 def test_profile_and_quality_targets_build_every_artifact(finished_run):
     wd, _ = finished_run
     expected = [f"results/profile/{a}.csv" for a in ARMS]
-    expected += [f"results/quality/{a}/ft.json" for a in ARMS]
+    expected += [f"results/quality/{a}/seed_0/ft.json" for a in ARMS]
     expected += [f"results/tables/table2.{s}" for s in ("csv", "md", "tex")]
     expected += [
         f"results/figures/{f}.{s}"

@@ -15,7 +15,7 @@ def test_figure_2_is_written_from_quality_jsons(tmp_path):
         ("decoder", "ft", 0.5, -2.6),
     ]:
         path = tmp_path / arm / f"{estage}.json"
-        atomic_write_json(path, {"arm": arm, "estage": estage, "alignment": a, "uniformity": u})
+        atomic_write_json(path, {"arm": arm, "seed": 0, "estage": estage, "alignment": a, "uniformity": u})
         paths.append(path)
     rows = read_quality(paths)
     assert len(rows) == 4

@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "twinarch"
 # The chain: a stage may import `core`, `training` and the stages before it; `study` knows them all.
-STAGES = ("data", "pretrain", "embed", "evaluate", "profile", "quality")
+STAGES = ("data", "pretrain", "embed", "evaluate", "profile", "quality", "llm2vec", "prune", "sensitivity", "ladder")
 LAYERS = ("core", "training", *STAGES, "study")
 HEAVY = ("torch", "transformers", "pandas", "matplotlib", "mteb", "sentence_transformers", "datasets")
 
@@ -125,3 +125,10 @@ def test_each_stage_has_its_rule_file_schema_section_and_tests(repo_root):
         assert (repo_root / "workflow" / "rules" / f"{stage}.smk").is_file(), stage
         assert (repo_root / "workflow" / "schemas" / f"{stage}.schema.yaml").is_file(), stage
         assert (repo_root / "tests" / stage).is_dir(), stage
+
+
+def test_test_modules_have_unique_names(repo_root):
+    """Test folders are not packages (pytest's default import mode), so two `test_report.py` in two
+    stages' folders would stop collection: every test module's name says its stage."""
+    names = [path.name for path in (repo_root / "tests").rglob("test_*.py")]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []

@@ -10,7 +10,7 @@ import yaml
 
 from twinarch.core.config import ConfigError, resolve_path, validate_config
 from twinarch.study.checks import check_study, load_config
-from twinarch.study.lineage import backbone_source, chain, start_model
+from twinarch.study.lineage import chain, stage_jobs, start_model
 
 CONFIGS = ["config/config.yaml", "config/jmini.yaml", "config/paper.yaml"]
 
@@ -88,14 +88,16 @@ def test_data_root_override_moves_local_paths(repo_root):
 
 def test_lineage_chains_every_step_onto_the_previous_one(repo_root):
     paper = load_config(repo_root / "config" / "paper.yaml")
-    assert backbone_source(paper, "pretrained_decoder") == "sbintuitions/sarashina2.2-0.5b"
-    assert backbone_source(paper, "encoder") == "results/pretrain/encoder/stage2/model"
-    assert start_model(paper, "encoder", "pretrain", "stage1") is None  # random init from the model config
-    assert start_model(paper, "encoder", "pretrain", "stage2") == "results/pretrain/encoder/stage1/model"
-    assert start_model(paper, "encoder", "embed", "wsl") == "results/embed/encoder/base/model"
-    assert start_model(paper, "encoder", "embed", "ft") == "results/embed/encoder/wsl/model"
+    assert start_model(paper, "pretrained_decoder", "embed", "base", 0) == "sbintuitions/sarashina2.2-0.5b"
+    assert start_model(paper, "encoder", "embed", "base", 3) == "results/pretrain/encoder/seed_3/stage2/model"
+    assert start_model(paper, "encoder", "pretrain", "init", 3) is None  # random weights from the model config
+    assert start_model(paper, "encoder", "pretrain", "stage1", 3) == "results/pretrain/encoder/seed_3/init/model"
+    assert start_model(paper, "encoder", "pretrain", "stage2", 3) == "results/pretrain/encoder/seed_3/stage1/model"
+    assert start_model(paper, "encoder", "embed", "wsl", 1) == "results/embed/encoder/seed_1/base/model"
+    assert start_model(paper, "encoder", "embed", "ft", 1) == "results/embed/encoder/seed_1/wsl/model"
     steps = [(s.stage, s.name) for s in chain(paper, "decoder")]
     assert steps == [
+        ("pretrain", "init"),
         ("pretrain", "stage1"),
         ("pretrain", "stage2"),
         ("embed", "base"),
@@ -103,6 +105,17 @@ def test_lineage_chains_every_step_onto_the_previous_one(repo_root):
         ("embed", "ft"),
     ]
     assert [(s.stage, s.name) for s in chain(paper, "pretrained_decoder")][0] == ("embed", "base")
+
+
+def test_a_control_without_pretraining_goes_from_its_random_init_to_embedding_training(demo_raw):
+    config = copy.deepcopy(demo_raw)
+    config["arms"].append({"name": "control", "display_name": "C", "family": "llama", "size": "demo-tiny", "steps": []})
+    validate_config(config)
+    check_study(config)
+    assert start_model(config, "control", "embed", "base", 0) == "results/pretrain/control/seed_0/init/model"
+    jobs = stage_jobs(config, "pretrain")
+    assert ("control", 1, "init") in jobs and not any(arm == "control" and s != "init" for arm, _, s in jobs)
+    assert {seed for arm, seed, _ in jobs if arm == "control"} == set(config["seeds"])
 
 
 def test_a_stage_longer_than_the_models_positions_fails_at_parse_time(demo_raw):

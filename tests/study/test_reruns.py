@@ -17,13 +17,15 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 ARM = "decoder"
-WSL = f"results/embed/{ARM}/wsl"
+WSL = f"results/embed/{ARM}/seed_0/wsl"
 
 
 def tiny_demo(**edits) -> dict:
     """The demo config at the smallest size that still runs every rule of the embedding chain."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
     config["arms"] = [a for a in config["arms"] if a["name"] == ARM]
+    config["seeds"] = [0]
+    config["evaluate"]["baselines"] = []
     config["synthetic"].update(
         pretrain_documents=400,
         pairs_per_dataset=80,
@@ -87,7 +89,7 @@ def test_editing_a_wsl_setting_retrains_wsl_from_scratch_and_changes_the_model(t
     manifest = json.loads((trained / WSL / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["resumed_from"] is None
     assert digest(trained / WSL / "model" / "model.safetensors") != before
-    log = (trained / "logs" / "train_embedding_model" / ARM / "wsl.log").read_text(encoding="utf-8")
+    log = (trained / "logs" / "train_embedding_model" / ARM / "seed_0" / "wsl.log").read_text(encoding="utf-8")
     assert "holds checkpoints of another run (the training settings changed)" in log
     assert "starting at step 0 of" in log
 
@@ -95,14 +97,14 @@ def test_editing_a_wsl_setting_retrains_wsl_from_scratch_and_changes_the_model(t
 @pytest.mark.slow
 def test_retraining_the_model_underneath_retrains_wsl_and_leaves_stage1_alone(trained):
     config = tiny_demo(**{"embed.stages.0.learning_rate": 5.0e-4, "pretrain.stages.1.learning_rate": 1.0e-3})
-    stage1 = digest(trained / "results/pretrain" / ARM / "stage1/model/model.safetensors")
+    stage1 = digest(trained / "results/pretrain" / ARM / "seed_0/stage1/model/model.safetensors")
     jobs = planned(trained, config, f"{WSL}/manifest.json")
     assert jobs == {"pretrain_model": 1, "build_base_embedding_model": 1, "train_embedding_model": 1}
     snakemake(trained, config, f"{WSL}/manifest.json")
-    assert digest(trained / "results/pretrain" / ARM / "stage1/model/model.safetensors") == stage1
-    stage2_log = (trained / "logs" / "pretrain_model" / ARM / "stage2.log").read_text(encoding="utf-8")
+    assert digest(trained / "results/pretrain" / ARM / "seed_0/stage1/model/model.safetensors") == stage1
+    stage2_log = (trained / "logs" / "pretrain_model" / ARM / "seed_0" / "stage2.log").read_text(encoding="utf-8")
     assert "starting afresh" in stage2_log  # stage 2's own finished checkpoints are not this run's
-    log = (trained / "logs" / "train_embedding_model" / ARM / "wsl.log").read_text(encoding="utf-8")
+    log = (trained / "logs" / "train_embedding_model" / ARM / "seed_0" / "wsl.log").read_text(encoding="utf-8")
     assert "input 'init_model' changed" in log and "starting at step 0 of" in log
 
 
@@ -118,6 +120,26 @@ def test_intervals_and_thread_counts_rerun_nothing(trained):
         }
     )
     assert planned(trained, config, f"{WSL}/manifest.json") == {}
+
+
+def reversed_keys(value):
+    if isinstance(value, dict):
+        return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+    if isinstance(value, list):
+        return [reversed_keys(item) for item in value]
+    return value
+
+
+@pytest.mark.slow
+def test_reordering_keys_in_the_config_file_reruns_nothing(trained):
+    config = tiny_demo(**{"embed.stages.0.learning_rate": 5.0e-4, "pretrain.stages.1.learning_rate": 1.0e-3})
+    configfile = trained / "reordered.yaml"
+    configfile.write_text(yaml.safe_dump(reversed_keys(config), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    snakefile = ["-s", str(REPO / "Snakefile"), "--directory", str(trained), "--configfile", str(configfile)]
+    cmd = [sys.executable, "-m", "snakemake", *snakefile, "-n", "--quiet", "rules", f"{WSL}/manifest.json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.MULTILINE), proc.stdout
 
 
 # ------------------------------------------------------------------------------ bad input
@@ -207,11 +229,13 @@ def faulty_env(tmp_path: Path, fault: str) -> dict:
 
 @pytest.mark.slow
 def test_a_full_disk_during_a_checkpoint_names_the_work_directory(tmp_path):
-    target = f"results/pretrain/{ARM}/stage1/manifest.json"
+    target = f"results/pretrain/{ARM}/seed_0/stage1/manifest.json"
     proc = snakemake(tmp_path, tiny_demo(), target, env=faulty_env(tmp_path, "enospc"), check=False)
     assert proc.returncode != 0
-    log = (tmp_path / "logs" / "pretrain_model" / ARM / "stage1.log").read_text(encoding="utf-8")
-    assert re.search(rf"OutputError: work/pretrain/{ARM}/stage1: cannot write the checkpoints: no space left", log)
+    log = (tmp_path / "logs" / "pretrain_model" / ARM / "seed_0" / "stage1.log").read_text(encoding="utf-8")
+    assert re.search(
+        rf"OutputError: work/pretrain/{ARM}/seed_0/stage1: cannot write the checkpoints: no space left", log
+    )
     assert "bytes free on its file system" in log
 
 
@@ -221,11 +245,11 @@ def test_a_read_only_output_names_the_path(trained):
     proc = snakemake(
         trained,
         tiny_demo(),
-        f"results/embed/{ARM}/base/manifest.json",
+        f"results/embed/{ARM}/seed_0/base/manifest.json",
         extra=["--forcerun=build_base_embedding_model"],
         env=env,
         check=False,
     )
     assert proc.returncode != 0
-    log = (trained / "logs" / "build_base_embedding_model" / f"{ARM}.log").read_text(encoding="utf-8")
-    assert f"OutputError: results/embed/{ARM}/base/model: cannot write the output: read-only file system" in log
+    log = (trained / "logs" / "build_base_embedding_model" / ARM / "seed_0.log").read_text(encoding="utf-8")
+    assert f"OutputError: results/embed/{ARM}/seed_0/base/model: cannot write the output: read-only file system" in log

@@ -14,6 +14,8 @@ rule generate_synthetic_data:
         **DATA.synthetic_files,
     log:
         "logs/generate_synthetic_data.log",
+    benchmark:
+        "logs/benchmarks/generate_synthetic_data.tsv"
     conda:
         CONDA_ENV
     resources:
@@ -33,6 +35,8 @@ rule train_tokenizer:
         directory("results/tokenizer"),
     log:
         "logs/train_tokenizer.log",
+    benchmark:
+        "logs/benchmarks/train_tokenizer.tsv"
     conda:
         CONDA_ENV
     resources:
@@ -53,6 +57,8 @@ rule write_shard:
         stats="results/shards/{stage}/part_{scatteritem}.json",
     log:
         "logs/write_shard/{stage}/part_{scatteritem}.log",
+    benchmark:
+        "logs/benchmarks/write_shard/{stage}/part_{scatteritem}.tsv"
     wildcard_constraints:
         stage=DATA.shard_stage_pattern,
     conda:
@@ -74,6 +80,8 @@ rule write_validation_shard:
         stats="results/shards/{stage}/validation.json",
     log:
         "logs/write_validation_shard/{stage}.log",
+    benchmark:
+        "logs/benchmarks/write_validation_shard/{stage}.tsv"
     wildcard_constraints:
         stage=DATA.shard_stage_pattern,
     conda:
@@ -96,6 +104,8 @@ rule gather_shards:
         "results/shards/{stage}/manifest.json",
     log:
         "logs/gather_shards/{stage}.log",
+    benchmark:
+        "logs/benchmarks/gather_shards/{stage}.tsv"
     wildcard_constraints:
         stage=DATA.shard_stage_pattern,
     conda:

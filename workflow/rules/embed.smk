@@ -1,6 +1,7 @@
 # Stage: embed. Every arm's pretrain-only embedding model ('base'), then the contrastive stages of
-# config.embed.stages in order (the paper: 'wsl' then 'ft'), each starting from the previous one.
-# Contrastive data is prepared once per stage and shared by every arm (same data, same order).
+# config.embed.stages in order (the paper: 'wsl' then 'ft'), each starting from the previous one,
+# once per replicate seed. Contrastive data is prepared once per stage and shared by every arm and
+# seed (same data; the seed decides the sampling order).
 from twinarch.embed.rules import EmbedRules
 
 EMBED = EmbedRules(config, STUDY.lineage)
@@ -15,6 +16,8 @@ rule prepare_contrastive_data:
         manifest="results/data/contrastive/{estage}/manifest.json",
     log:
         "logs/prepare_contrastive_data/{estage}.log",
+    benchmark:
+        "logs/benchmarks/prepare_contrastive_data/{estage}.tsv"
     wildcard_constraints:
         estage=EMBED.stage_pattern,
     conda:
@@ -33,10 +36,14 @@ rule build_base_embedding_model:
     input:
         EMBED.backbone_input,
     output:
-        model=directory("results/embed/{arm}/base/model"),
-        manifest="results/embed/{arm}/base/manifest.json",
+        model=directory("results/embed/{arm}/seed_{seed}/base/model"),
+        manifest="results/embed/{arm}/seed_{seed}/base/manifest.json",
     log:
-        "logs/build_base_embedding_model/{arm}.log",
+        "logs/build_base_embedding_model/{arm}/seed_{seed}.log",
+    benchmark:
+        "logs/benchmarks/build_base_embedding_model/{arm}/seed_{seed}.tsv"
+    wildcard_constraints:
+        seed=EMBED.seed_pattern,
     conda:
         CONDA_ENV
     resources:
@@ -56,12 +63,15 @@ rule train_embedding_model:
         data="results/data/contrastive/{estage}/data",
         data_manifest="results/data/contrastive/{estage}/manifest.json",
     output:
-        model=directory("results/embed/{arm}/{estage}/model"),
-        manifest="results/embed/{arm}/{estage}/manifest.json",
+        model=directory("results/embed/{arm}/seed_{seed}/{estage}/model"),
+        manifest="results/embed/{arm}/seed_{seed}/{estage}/manifest.json",
     log:
-        "logs/train_embedding_model/{arm}/{estage}.log",
+        "logs/train_embedding_model/{arm}/seed_{seed}/{estage}.log",
+    benchmark:
+        "logs/benchmarks/train_embedding_model/{arm}/seed_{seed}/{estage}.tsv"
     wildcard_constraints:
         estage=EMBED.stage_pattern,
+        seed=EMBED.seed_pattern,
     conda:
         CONDA_ENV
     threads: EMBED.threads
@@ -70,7 +80,7 @@ rule train_embedding_model:
     params:
         arm=EMBED.arm,
         stage=EMBED.stage,
-        seed=EMBED.seed,
+        seed=EMBED.replicate_seed,
         device=EMBED.device,
         work_dir=EMBED.work_dir,
     script:

@@ -1,7 +1,8 @@
-# Stage: pretrain. Each arm's model config and parameter counts, then one job per (arm, stage) of
-# every arm's lineage (MLM for encoders, CLM for decoders, the same shards in the same order), and
-# the learning-curve figure. Checkpoints live in work/pretrain/{arm}/{stage}/ (a param, never an
-# output), so a rerun after a failure or a pre-emption resumes.
+# Stage: pretrain. Each arm's model config and parameter counts, its seeded random init per
+# replicate seed, then one job per (arm, seed, stage) of every arm's lineage (MLM for encoders, CLM
+# for decoders, the same shards in the same order), and the learning-curve figure. Checkpoints live
+# in work/pretrain/{arm}/seed_{seed}/{stage}/ (a param, never an output), so a rerun after a failure
+# or a pre-emption resumes.
 from twinarch.pretrain.rules import PretrainRules
 
 PRETRAIN = PretrainRules(config, STUDY.lineage)
@@ -14,6 +15,8 @@ rule write_model_config:
         "results/models/{arm}/config.json",
     log:
         "logs/write_model_config/{arm}.log",
+    benchmark:
+        "logs/benchmarks/write_model_config/{arm}.tsv"
     conda:
         CONDA_ENV
     resources:
@@ -33,6 +36,8 @@ rule count_model_params:
         multiext("results/models/param_counts", ".csv", ".md", ".tex"),
     log:
         "logs/count_model_params.log",
+    benchmark:
+        "logs/benchmarks/count_model_params.tsv"
     conda:
         CONDA_ENV
     resources:
@@ -43,15 +48,43 @@ rule count_model_params:
         "../scripts/count_model_params.py"
 
 
+rule initialize_model:
+    input:
+        model_config="results/models/{arm}/config.json",
+        tokenizer="results/tokenizer",
+    output:
+        directory("results/pretrain/{arm}/seed_{seed}/init/model"),
+    log:
+        "logs/initialize_model/{arm}/seed_{seed}.log",
+    benchmark:
+        "logs/benchmarks/initialize_model/{arm}/seed_{seed}.tsv"
+    wildcard_constraints:
+        seed=PRETRAIN.seed_pattern,
+    conda:
+        CONDA_ENV
+    resources:
+        **PRETRAIN.resources("pretrain"),
+    params:
+        family=PRETRAIN.init_family,
+        seed=PRETRAIN.replicate_seed,
+    script:
+        "../scripts/initialize_model.py"
+
+
 rule pretrain_model:
     input:
         unpack(PRETRAIN.inputs),
     output:
-        model=directory("results/pretrain/{arm}/{stage}/model"),
-        manifest="results/pretrain/{arm}/{stage}/manifest.json",
-        metrics="results/pretrain/{arm}/{stage}/metrics.jsonl",
+        model=directory("results/pretrain/{arm}/seed_{seed}/{stage}/model"),
+        manifest="results/pretrain/{arm}/seed_{seed}/{stage}/manifest.json",
+        metrics="results/pretrain/{arm}/seed_{seed}/{stage}/metrics.jsonl",
     log:
-        "logs/pretrain_model/{arm}/{stage}.log",
+        "logs/pretrain_model/{arm}/seed_{seed}/{stage}.log",
+    benchmark:
+        "logs/benchmarks/pretrain_model/{arm}/seed_{seed}/{stage}.tsv"
+    wildcard_constraints:
+        seed=PRETRAIN.seed_pattern,
+        stage=PRETRAIN.stage_pattern,
     conda:
         CONDA_ENV
     threads: PRETRAIN.threads
@@ -71,6 +104,8 @@ rule plot_learning_curves:
         multiext("results/figures/learning_curves", ".pdf", ".png"),
     log:
         "logs/plot_learning_curves.log",
+    benchmark:
+        "logs/benchmarks/plot_learning_curves.tsv"
     conda:
         CONDA_ENV
     resources:

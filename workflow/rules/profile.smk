@@ -15,6 +15,8 @@ rule profile_arms:
         PROFILE.csvs,
     log:
         "logs/profile_arms.log",
+    benchmark:
+        "logs/benchmarks/profile_arms.tsv"
     conda:
         CONDA_ENV
     threads: PROFILE.threads
@@ -45,6 +47,8 @@ rule make_table2:
         "results/tables/table2.tex",
     log:
         "logs/make_table2.log",
+    benchmark:
+        "logs/benchmarks/make_table2.tsv"
     conda:
         CONDA_ENV
     resources:
@@ -68,6 +72,8 @@ rule plot_fig3:
         ),
     log:
         "logs/plot_fig3.log",
+    benchmark:
+        "logs/benchmarks/plot_fig3.tsv"
     conda:
         CONDA_ENV
     resources:
@@ -91,6 +97,8 @@ rule plot_fig4:
         ),
     log:
         "logs/plot_fig4.log",
+    benchmark:
+        "logs/benchmarks/plot_fig4.tsv"
     conda:
         CONDA_ENV
     resources:

@@ -7,14 +7,17 @@ QUALITY = QualityRules(config)
 
 rule measure_quality:
     input:
-        model="results/embed/{arm}/{estage}/model",
+        model="results/embed/{arm}/seed_{seed}/{estage}/model",
         texts=QUALITY.text_files,
     output:
-        "results/quality/{arm}/{estage}.json",
+        "results/quality/{arm}/seed_{seed}/{estage}.json",
     log:
-        "logs/measure_quality/{arm}/{estage}.log",
+        "logs/measure_quality/{arm}/seed_{seed}/{estage}.log",
+    benchmark:
+        "logs/benchmarks/measure_quality/{arm}/seed_{seed}/{estage}.tsv"
     wildcard_constraints:
         estage=QUALITY.estage_pattern,
+        seed=QUALITY.seed_pattern,
     conda:
         CONDA_ENV
     resources:
@@ -41,6 +44,8 @@ rule plot_fig2:
         ),
     log:
         "logs/plot_fig2.log",
+    benchmark:
+        "logs/benchmarks/plot_fig2.tsv"
     conda:
         CONDA_ENV
     resources:

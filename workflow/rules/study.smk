@@ -11,6 +11,8 @@ rule check_inputs:
         STUDY.inputs_checked,
     log:
         "logs/check_inputs.log",
+    benchmark:
+        "logs/benchmarks/check_inputs.tsv"
     conda:
         CONDA_ENV
     resources:
@@ -26,6 +28,8 @@ rule write_manifest:
         "results/manifest.json",
     log:
         "logs/write_manifest.log",
+    benchmark:
+        "logs/benchmarks/write_manifest.tsv"
     conda:
         CONDA_ENV
     resources:

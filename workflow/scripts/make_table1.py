@@ -7,7 +7,10 @@ setup_logging(snakemake.log[0])
 make_table1(
     snakemake.input.rows,
     snakemake.input.pretrain_only_rows,
+    snakemake.input.baseline_rows,
     dict(snakemake.output.items()),
     snakemake.params.scale,
     snakemake.params.display_names,
+    **snakemake.params.resampling,
+    seed=snakemake.params.seed,
 )

@@ -13,7 +13,7 @@ measure_quality(
     settings=QualitySettings.from_section(params.quality, params.data_root),
     device=resolve_device_settings(params.device),
     seed=params.seed,
-    labels={"arm": wildcards.arm, "family": params.family, "estage": wildcards.estage},
+    labels={"arm": wildcards.arm, "seed": int(wildcards.seed), "family": params.family, "estage": wildcards.estage},
     out_json=snakemake.output[0],
     fragment={"quality": params.quality, "device": params.device, "seed": params.seed},
 )

@@ -1,10 +1,7 @@
 """Adapter: pretrain one (arm, stage) with twinarch.pretrain.run, on every GPU the job holds."""
 
-from pathlib import Path
-
-from twinarch.core.launch import launch
+from twinarch.core.launch import launch_job
 from twinarch.core.logs import setup_logging
-from twinarch.core.resources import num_nodes, processes_per_node
 from twinarch.pretrain.config import operational_settings
 
 setup_logging(snakemake.log[0])
@@ -26,10 +23,4 @@ spec = {
         "output_metrics": output.metrics,
     },
 }
-launch(
-    "twinarch.pretrain.run",
-    spec,
-    Path(params.work_dir) / "spec.json",
-    nproc_per_node=processes_per_node(snakemake.resources),
-    nnodes=num_nodes(snakemake.resources),
-)
+launch_job("twinarch.pretrain.run", spec, params.work_dir, snakemake.resources)

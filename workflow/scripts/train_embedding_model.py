@@ -1,10 +1,7 @@
 """Snakemake adapter: one contrastive stage of one arm, on every GPU the job holds."""
 
-from pathlib import Path
-
-from twinarch.core.launch import launch
+from twinarch.core.launch import launch_job
 from twinarch.core.logs import setup_logging
-from twinarch.core.resources import num_nodes, processes_per_node
 from twinarch.embed.config import operational_settings
 
 setup_logging(snakemake.log[0])
@@ -25,10 +22,4 @@ spec = {
     "out_model": snakemake.output.model,
     "out_manifest": snakemake.output.manifest,
 }
-launch(
-    "twinarch.embed.run",
-    spec,
-    Path(params.work_dir) / "spec.json",
-    nproc_per_node=processes_per_node(snakemake.resources),
-    nnodes=num_nodes(snakemake.resources),
-)
+launch_job("twinarch.embed.run", spec, params.work_dir, snakemake.resources)

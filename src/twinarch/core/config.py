@@ -41,7 +41,24 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
         if cause is None:
             raise
         raise ConfigError(f"{source}: {describe_validation_error(cause)}") from err
+    sorted_copy = canonical_order(config)
+    config.clear()
+    config.update(sorted_copy)
     return config
+
+
+def canonical_order(value: Any) -> Any:
+    """`value` with every mapping's keys sorted (lists keep their order).
+
+    Snakemake compares a job's params by their repr, and a dict's repr follows its key order: without
+    this, reordering keys in a YAML file (or a tool rewriting it) would rerun every job. Where order
+    means something in the config, it is a list.
+    """
+    if isinstance(value, Mapping):
+        return {key: canonical_order(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [canonical_order(item) for item in value]
+    return value
 
 
 def first_schema_error(config: Mapping[str, Any]) -> Any:
@@ -107,6 +124,8 @@ class Arm:
     init: str = "scratch"
     init_from: str | None = None
     steps: tuple[str, ...] = field(default_factory=tuple)
+    extends: str | None = None
+    study: str | None = None
     token_budget_scale: float = 1.0
     bidirectional: bool = True
     pooling: str = "mean"
@@ -137,8 +156,10 @@ def arms(config: Mapping[str, Any]) -> list[Arm]:
     return [Arm.from_dict(a) for a in config["arms"]]
 
 
-def arm_names(config: Mapping[str, Any]) -> list[str]:
-    return [a["name"] for a in config["arms"]]
+def arm_names(config: Mapping[str, Any], study: str | None = None, *, every: bool = True) -> list[str]:
+    """Arm names in config order: every arm, or (every=False) the arms of one study (None: the
+    paper's own comparison)."""
+    return [a["name"] for a in config["arms"] if every or a.get("study") == study]
 
 
 def get_arm(config: Mapping[str, Any], name: str) -> Arm:

@@ -31,12 +31,13 @@ import shlex
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from twinarch.core.logs import setup_logging
+from twinarch.core.resources import num_nodes, processes_per_node
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,18 @@ def launch(module: str, spec: dict[str, Any], spec_path: str | Path, nproc_per_n
     cmd = torchrun_command(module, spec_path, nproc_per_node, nnodes)
     log.info("launching: %s", shlex.join(cmd))
     run_forwarding_signals(cmd)
+
+
+def launch_job(module: str, spec: dict[str, Any], work_dir: str | Path, resources: Mapping[str, Any]) -> None:
+    """`launch` for a Snakemake job: as many processes as its resources ask for, the spec saved in
+    its work directory (beside the checkpoints it describes)."""
+    launch(
+        module,
+        spec,
+        Path(work_dir) / "spec.json",
+        nproc_per_node=processes_per_node(resources),
+        nnodes=num_nodes(resources),
+    )
 
 
 def cli(main: Any, argv: list[str] | None = None) -> None:

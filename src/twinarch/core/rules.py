@@ -19,11 +19,15 @@ class Lineage(Protocol):
     """What a stage's rules ask of an arm's lineage (`twinarch.study.rules.StudyLineage` answers):
     stages never import `study`, the Snakefile hands them this object."""
 
-    def start_model(self, arm: str, stage: str, name: str) -> str | None:
-        """The model dir (or hub id) step `name` of `stage` starts from; None: random init."""
+    def start_model(self, arm: str, stage: str, name: str, seed: int | str) -> str | None:
+        """The model dir (or hub id) step `name` of `stage` starts from in replicate `seed`;
+        None for an arm's `init` step, which starts from its model config."""
 
-    def jobs(self, stage: str) -> list[tuple[str, str]]:
-        """(arm, step) of every step of `stage` across the arms."""
+    def model_dir(self, arm: str, stage: str, name: str, seed: int | str) -> str:
+        """Where step `name` of `stage` writes its model in replicate `seed`."""
+
+    def jobs(self, stage: str) -> list[tuple[str, int, str]]:
+        """(arm, seed, step) of every step of `stage` across the arms and replicate seeds."""
 
 
 class ConfigRules:
@@ -32,6 +36,11 @@ class ConfigRules:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config
         self.arms = arm_names(config)
+        # The paper's own comparison: what Table 1, Table 2 and Figures 2-4 show (study arms have
+        # their own tables).
+        self.core_arms = arm_names(config, None, every=False)
+        self.seeds = [int(s) for s in config["seeds"]]
+        self.seed_pattern = "|".join(str(s) for s in self.seeds)
 
     def resources(self, group: str) -> dict[str, Any]:
         """Resources of one rule group (`mem_mb`, `runtime`, `gpu`, ...), from config.resources."""
@@ -47,7 +56,13 @@ class ConfigRules:
         return arm_fragment(self.config, name, keys)
 
     def seed(self, wildcards: Any) -> int:
+        """The data seed (synthetic data, shards, splits, data caps, the evaluation protocol): the
+        same for every replicate."""
         return int(self.config["seed"])
+
+    def replicate_seed(self, wildcards: Any) -> int:
+        """The replicate seed of a training job (initialisation, data order, masking, sampling)."""
+        return int(wildcards.seed)
 
     def device(self, wildcards: Any) -> dict[str, Any]:
         return dict(self.config["device"])

@@ -7,7 +7,7 @@ pandas' Styler needs jinja2 and cannot mark one cell per column in Markdown.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -45,13 +45,27 @@ def write_table(
     digits: int = 2,
     caption: str = "",
     notes: Iterable[str] = (),
+    intervals: Mapping[str, Sequence[tuple[float, float] | None]] | None = None,
 ) -> list[Path]:
-    """Write `<prefix>.csv`, `.md` and `.tex`; returns the paths. `notes` go under the table."""
+    """Write `<prefix>.csv`, `.md` and `.tex`; returns the paths. `notes` go under the table.
+
+    `intervals[column][row]` (low, high) is printed after the value, `x [low, high]`, one digit
+    less; the CSV gets them as `<column> low` and `<column> high` columns. Bold marks the best value.
+    """
     prefix = Path(prefix)
+    intervals = dict(intervals or {})
     bold: dict[str, set[int]] = {c: best_rows(df, c, True) for c in bold_max}
     bold.update({c: best_rows(df, c, False) for c in bold_min})
-    cells = [[_fmt(v, digits) for v in row] for row in df.itertuples(index=False)]
     columns = [str(c) for c in df.columns]
+
+    def cell(column: str, row: int, value: object) -> str:
+        text = _fmt(value, digits)
+        span = intervals.get(column, [None] * len(df))[row]
+        if span is not None and not any(math.isnan(x) for x in span) and text != "–":
+            text += f" [{span[0]:.{max(digits - 1, 0)}f}, {span[1]:.{max(digits - 1, 0)}f}]"
+        return text
+
+    cells = [[cell(c, i, v) for c, v in zip(columns, row)] for i, row in enumerate(df.itertuples(index=False))]
 
     def marked(wrap: str) -> list[list[str]]:
         out = []
@@ -78,8 +92,13 @@ def write_table(
         tex.append(r"\caption{" + _tex_escape(" ".join([caption, *notes]).strip()) + "}")
     tex.append(r"\end{table}")
 
+    csv = df.copy()
+    for column, spans in intervals.items():
+        position = list(csv.columns).index(column) + 1
+        for offset, (name, side) in enumerate(((f"{column} low", 0), (f"{column} high", 1))):
+            csv.insert(position + offset, name, [span[side] if span else math.nan for span in spans])
     paths = [prefix.with_suffix(s) for s in TABLE_SUFFIXES]
-    atomic_write_text(paths[0], df.to_csv(index=False))
+    atomic_write_text(paths[0], csv.to_csv(index=False))
     atomic_write_text(paths[1], "\n".join(md_lines) + "\n")
     atomic_write_text(paths[2], "\n".join(tex) + "\n")
     return paths

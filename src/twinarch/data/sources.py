@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from twinarch.core import hub
 from twinarch.core.config import ConfigError, resolve_path
 from twinarch.core.containment import ContainmentIndex, TextExclusion, exclusion_index, parse_exclusions
 from twinarch.core.io import DataError, iter_jsonl, iter_lines
@@ -174,10 +175,12 @@ class HfCorpus(CorpusFilter):
         return [e.path for e in self.exclude]
 
     def _offline_error(self, reason: str) -> DataError:
+        revision = f" --revision {self.revision}" if self.revision else ""
         return DataError(
             f"corpus '{self.name}' streams the Hugging Face dataset '{self.dataset}', which needs the "
-            f"hub, but {reason}. Download it where the hub is reachable (e.g. `hf download "
-            f"{self.dataset} --repo-type dataset`) and point the config at the files instead: "
+            f"hub, but {reason}. Copy it where the hub is reachable into the folder that config key "
+            f"'hub_mirror' names (`hf download {self.dataset} --repo-type dataset{revision} --local-dir "
+            f"<hub_mirror>/{self.dataset}`), or point the config at the files instead: "
             f"corpora.{self.name}: {{type: local, path: <file>.parquet, text_field: "
             f"{list(self.text_field)}}}"
         )
@@ -186,11 +189,12 @@ class HfCorpus(CorpusFilter):
         import datasets
         from huggingface_hub import is_offline_mode
 
-        if is_offline_mode() and not Path(self.dataset).exists():
+        source = hub.resolve(self.dataset)
+        if is_offline_mode() and not Path(source).exists():
             raise self._offline_error("HF_HUB_OFFLINE is set")
         try:
             return datasets.load_dataset(
-                self.dataset, self.config_name, split=self.split, revision=self.revision, streaming=True
+                source, self.config_name, split=self.split, revision=self.revision, streaming=True
             )
         except ConnectionError as err:
             raise self._offline_error(f"the hub could not be reached ({err})") from err

@@ -12,15 +12,26 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from twinarch.core import hub
 from twinarch.core.config import ConfigError, resolve_path
 from twinarch.core.io import DataError, iter_jsonl
 from twinarch.core.splits import Holdout
 
 
+class ShortList(LookupError):
+    """A dotted field indexes past the end of a list the row has: the row has too few items
+    (a MIRACL query with one positive passage where a pair needs two) and is skipped."""
+
+
 def get_field(row: Mapping[str, Any], dotted: str) -> Any:
-    """`row["a"][0]["b"]` for `a.0.b`: hub datasets nest the text we need (MIRACL's positives)."""
+    """`row["a"][0]["b"]` for `a.0.b`: hub datasets nest the text we need (MIRACL's positives).
+
+    Raises KeyError when the field does not exist (a config error) and ShortList when a list is
+    too short for the index (a row to skip)."""
     value: Any = row
     for part in dotted.split("."):
+        if isinstance(value, list) and part.isdigit() and int(part) >= len(value):
+            raise ShortList(dotted)
         try:
             value = value[int(part)] if isinstance(value, list) else value[part]
         except (KeyError, IndexError, ValueError, TypeError):
@@ -30,13 +41,15 @@ def get_field(row: Mapping[str, Any], dotted: str) -> Any:
 
 @dataclass(frozen=True)
 class RowSource:
-    """Where rows come from: exactly one of a local `path` or a hub `dataset` (+ `name`, `split`)."""
+    """Where rows come from: exactly one of a local `path` or a hub `dataset` (+ `name`, `split`,
+    `revision`; read from the hub mirror when it holds a copy, twinarch.core.hub)."""
 
     key: str
     path: str | None = None
     dataset: str | None = None
     name: str | None = None
     split: str = "train"
+    revision: str | None = None
     max_rows: int = 1000
     holdout: Holdout | None = None
 
@@ -50,6 +63,7 @@ class RowSource:
             "dataset": raw.get("dataset"),
             "name": raw.get("name"),
             "split": raw.get("split", "train"),
+            "revision": raw.get("revision"),
             "max_rows": int(raw.get("max_rows", 1000)),
             "holdout": Holdout.from_dict(raw.get("holdout")),
         }
@@ -67,7 +81,9 @@ class RowSource:
         from datasets import load_dataset
 
         # Streaming: the paper's Wikipedia split is far larger than the sample we need.
-        stream = load_dataset(self.dataset, self.name, split=self.split, streaming=True)
+        stream = load_dataset(
+            hub.resolve(str(self.dataset)), self.name, split=self.split, revision=self.revision, streaming=True
+        )
         for i, row in enumerate(stream.shuffle(seed=seed, buffer_size=10_000)):
             yield f"{self.origin} row {i}", row
 
@@ -82,6 +98,8 @@ class RowSource:
                 continue
             try:
                 value = extract(row)
+            except ShortList:
+                continue
             except KeyError as err:
                 raise DataError(
                     f"{where}: no field {err} (fields: {sorted(row)}), needed by config key '{self.key}'"

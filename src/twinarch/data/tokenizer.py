@@ -13,6 +13,7 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
+from twinarch.core import hub
 from twinarch.core.io import DataError, atomic_dir, read_json
 from twinarch.core.provenance import provenance
 from twinarch.data.config import TokenizerConfig
@@ -85,18 +86,21 @@ def capped_texts(documents: Iterable[Document], max_chars: int) -> Iterator[str]
 
 
 def load_pretrained_tokenizer(name_or_path: str) -> PreTrainedTokenizerFast:
-    """A hub id or local directory, as a fast tokenizer (the shards need its batch encoder)."""
+    """A hub id (read from the hub mirror when it holds a copy) or local directory, as a fast
+    tokenizer (the shards need its batch encoder)."""
     from huggingface_hub import is_offline_mode
     from transformers import AutoTokenizer
 
-    if not Path(name_or_path).is_dir() and is_offline_mode():
+    source = hub.resolve(name_or_path)
+    if not Path(source).is_dir() and is_offline_mode():
         raise DataError(
             f"config key 'tokenizer.pretrained': '{name_or_path}' is not a local directory and "
-            "HF_HUB_OFFLINE is set, so it cannot come from the hub. Download it where the hub is "
-            f"reachable (`hf download {name_or_path}`) and set tokenizer.pretrained to that directory."
+            "HF_HUB_OFFLINE is set, so it cannot come from the hub. Copy it where the hub is reachable "
+            f"into the folder config key 'hub_mirror' names (`hf download {name_or_path} --local-dir "
+            f"<hub_mirror>/{name_or_path}`), or set tokenizer.pretrained to a local directory."
         )
     try:
-        tok = AutoTokenizer.from_pretrained(name_or_path)
+        tok = AutoTokenizer.from_pretrained(source)
     except OSError as err:
         raise DataError(f"config key 'tokenizer.pretrained': cannot load '{name_or_path}': {err}") from err
     if not tok.is_fast:

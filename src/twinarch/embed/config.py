@@ -15,6 +15,7 @@ from twinarch.core.config import ConfigError, resolve_path
 from twinarch.core.containment import TextExclusion, parse_exclusions
 from twinarch.core.splits import Holdout
 from twinarch.data.synthetic import SYNTHETIC_DIR
+from twinarch.pretrain.config import OptimizerConfig
 
 BASE_STAGE = "base"
 
@@ -39,6 +40,7 @@ class ContrastiveDatasetSpec:
     dataset: str | None = None
     subsets: tuple[str, ...] | str | None = None
     split: str = "train"
+    revision: str | None = None
     path: str | None = None
     file: str | None = None
     lookup: Lookup | None = None
@@ -109,9 +111,13 @@ class EmbedStage:
     mini_batch_size: int = 32
     gather_across_devices: bool = False
     learning_rate: float = 5e-5
+    optimizer: str = "adamw_torch_fused"
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
     weight_decay: float = 0.01
     lr_scheduler_type: str = "linear"
     warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
     epochs: float = 1.0
     max_steps: int = -1
     mixing: str = "proportional"
@@ -130,12 +136,28 @@ class EmbedStage:
             ContrastiveDatasetSpec.from_dict(name, spec, data_root_config or {})
             for name, spec in raw["datasets"].items()
         )
+        if "betas" in data:
+            data["betas"] = tuple(data["betas"])
         return cls(**data)
 
     @property
     def loss_scale(self) -> float:
         """InfoNCE with temperature t is MultipleNegativesRankingLoss with scale 1/t."""
         return 1.0 / self.temperature
+
+    @property
+    def optimizer_config(self) -> OptimizerConfig:
+        """The stage's optimizer and schedule in pretraining's terms, whose `check_installed` fails
+        before training when the optimizer's optional package (schedulefree) is missing."""
+        return OptimizerConfig(
+            name=self.optimizer,
+            betas=self.betas,
+            eps=self.eps,
+            weight_decay=self.weight_decay,
+            lr_scheduler=self.lr_scheduler_type,
+            warmup_ratio=self.warmup_ratio,
+            max_grad_norm=self.max_grad_norm,
+        )
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from sentence_transformers.base.sampler import MultiDatasetDefaultBatchSampler
 
+from twinarch.core import hub
 from twinarch.core.containment import ContainmentIndex, exclusion_index
 from twinarch.core.io import DataError, atomic_dir, atomic_write_json, iter_jsonl_lines
 from twinarch.core.provenance import provenance
@@ -181,17 +182,23 @@ def read_raw_groups(spec: ContrastiveDatasetSpec, k: int) -> dict[str, Dataset]:
     return {key: Dataset.from_dict(columns) for key, columns in sorted(groups.items())}
 
 
+def hub_subsets(spec: ContrastiveDatasetSpec, source: str) -> Sequence[str | None]:
+    """The subsets a hub dataset is read as: all of them (the dataset's configs), the listed ones, or
+    the dataset as it is."""
+    import datasets
+
+    if spec.subsets == "all":
+        return datasets.get_dataset_config_names(source, revision=spec.revision)
+    return spec.subsets or [None]
+
+
 def _read_hub_groups(spec: ContrastiveDatasetSpec, wanted: list[str]) -> dict[str, Dataset]:
     import datasets
 
-    subsets: Sequence[str | None]
-    if spec.subsets == "all":
-        subsets = datasets.get_dataset_config_names(spec.dataset)
-    else:
-        subsets = spec.subsets or [None]
+    source = hub.resolve(str(spec.dataset))
     groups = {}
-    for subset in subsets:
-        ds = datasets.load_dataset(spec.dataset, subset, split=spec.split)
+    for subset in hub_subsets(spec, source):
+        ds = datasets.load_dataset(source, subset, split=spec.split, revision=spec.revision)
         where = f"{spec.dataset}" + (f", subset {subset}" if subset else "") + f", split {spec.split}"
         check_columns(spec.name, where, ds.column_names, wanted)
         groups[dataset_key(spec.name, subset or "")] = ds.select_columns(wanted)
@@ -208,9 +215,10 @@ def check_dataset(spec: ContrastiveDatasetSpec, k: int) -> int:
         return sum(len(ds) for ds in read_raw_groups(spec, k).values())
     import datasets
 
-    subsets = datasets.get_dataset_config_names(spec.dataset) if spec.subsets == "all" else spec.subsets or [None]
+    source = hub.resolve(str(spec.dataset))
+    subsets = hub_subsets(spec, source)
     for subset in subsets:
-        stream = datasets.load_dataset(spec.dataset, subset, split=spec.split, streaming=True)
+        stream = datasets.load_dataset(source, subset, split=spec.split, revision=spec.revision, streaming=True)
         first = next(iter(stream), None)
         where = f"{spec.dataset}" + (f", subset {subset}" if subset else "") + f", split {spec.split}"
         if first is None:

@@ -44,7 +44,7 @@ class EmbedRules(ConfigRules):
 
     def backbone(self, wildcards: Any) -> str:
         """The network the pretrain-only model wraps: a workflow output, a local dir, or a hub id."""
-        return str(self.lineage.start_model(wildcards.arm, "embed", "base"))
+        return str(self.lineage.start_model(wildcards.arm, "embed", "base", wildcards.seed))
 
     def backbone_input(self, wildcards: Any) -> list[str]:
         """The backbone as an input when it is a path (hub ids are fetched by the job itself)."""
@@ -53,13 +53,16 @@ class EmbedRules(ConfigRules):
 
     def start_model(self, wildcards: Any) -> str:
         """The model a contrastive stage continues from (the previous stage's, or base)."""
-        return str(self.lineage.start_model(wildcards.arm, "embed", wildcards.estage))
+        return str(self.lineage.start_model(wildcards.arm, "embed", wildcards.estage, wildcards.seed))
 
     def work_dir(self, wildcards: Any) -> str:
         """Checkpoints for resuming: a param, never an output (Snakemake deletes failed outputs)."""
-        return f"work/embed/{wildcards.arm}/{wildcards.estage}"
+        return f"work/embed/{wildcards.arm}/seed_{wildcards.seed}/{wildcards.estage}"
 
     def manifests(self, estages: list[str] | None = None) -> list[str]:
         return [
-            f"results/embed/{arm}/{estage}/manifest.json" for arm in self.arms for estage in (estages or self.estages)
+            f"results/embed/{arm}/seed_{seed}/{estage}/manifest.json"
+            for arm in self.arms
+            for seed in self.seeds
+            for estage in (estages or self.estages)
         ]

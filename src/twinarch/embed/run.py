@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from twinarch.core import hub
 from twinarch.core.config import Arm
 from twinarch.core.device import DeviceSettings, resolve_device_settings
 from twinarch.core.io import atomic_write_json, read_json
@@ -58,7 +59,7 @@ def build_base_model(
     started = time.time()
     settings = resolve_device_settings(device)
     model = build_embedding_model(
-        source,
+        hub.resolve(source),
         arm,
         max_seq_length=max_seq_length,
         normalize=normalize,
@@ -81,6 +82,17 @@ def build_base_model(
             "provenance": provenance(fragment),
         },
     )
+
+
+def use_evaluation_weights(optimizer: Any) -> None:
+    """Put a schedule-free optimizer's averaged weights into the model before it is saved.
+
+    Schedule-free RAdam trains at interpolated points and keeps the averaged weights, the ones the
+    method evaluates, apart; `optimizer.eval()` swaps them in. The Trainer calls it only in its
+    evaluation loop, which contrastive training does not run. Other optimizers have no such mode.
+    """
+    if callable(getattr(optimizer, "eval", None)):
+        optimizer.eval()
 
 
 def mixing_sampler(stage: EmbedStage) -> Any:
@@ -106,9 +118,14 @@ def training_arguments(
         per_device_train_batch_size=stage.per_device_batch_size,
         gradient_accumulation_steps=stage.gradient_accumulation_steps,
         learning_rate=stage.learning_rate,
+        optim=stage.optimizer,
+        adam_beta1=stage.betas[0],
+        adam_beta2=stage.betas[1],
+        adam_epsilon=stage.eps,
         weight_decay=stage.weight_decay,
         lr_scheduler_type=stage.lr_scheduler_type,
         warmup_steps=float(stage.warmup_ratio),  # a float below 1 is a ratio in transformers 5
+        max_grad_norm=stage.max_grad_norm,
         num_train_epochs=stage.epochs,
         max_steps=stage.max_steps,
         batch_sampler=BatchSamplers.NO_DUPLICATES if stage.no_duplicates else BatchSamplers.BATCH_SAMPLER,
@@ -192,6 +209,7 @@ def train_stage(spec: Mapping[str, Any]) -> dict[str, Any] | None:
     started = time.time()
     arm = Arm.from_dict(spec["arm"])
     stage = EmbedStage.from_dict({**spec["stage"], **spec.get("operational", {})})
+    stage.optimizer_config.check_installed()
     seed = int(spec["seed"])
     set_seed(seed)
     settings = resolve_device_settings(spec.get("device"))
@@ -209,6 +227,7 @@ def train_stage(spec: Mapping[str, Any]) -> dict[str, Any] | None:
     result, resume = train_resumably(trainer, spec["work_dir"], fragment, inputs)
     if not trainer.is_world_process_zero():
         return None
+    use_evaluation_weights(trainer.optimizer)
     save_embedding_model(model, spec["out_model"])
     truncated = count_truncated(model, datasets, prompts)
     per_dataset = [{**d, "truncated_texts": truncated.get(d["name"], 0)} for d in data_manifest["datasets"]]

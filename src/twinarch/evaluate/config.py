@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from twinarch.core.config import ConfigError, resolve_path
-from twinarch.evaluate.benchmarks import benchmark_task_names
-from twinarch.evaluate.local_tasks import TaskSpec
+from twinarch.evaluate.benchmarks import benchmark_task_names, benchmark_tasks
+from twinarch.evaluate.local_tasks import MTEB_TYPES, TaskSpec
 
 # Table 1 reports the fine-tuned models; its companion table the pretrain-only ones.
 TABLE1_STAGE = "ft"
@@ -29,8 +30,12 @@ class EvaluateSettings:
     max_seq_length: int | None = None
     benchmark: str | None = None
     benchmark_split: str | None = "test"
+    benchmark_tasks: tuple[str, ...] | None = None
     prefixes: Mapping[str, str] = field(default_factory=dict)
     tasks: tuple[TaskSpec, ...] = ()
+    bootstrap_resamples: int = 1000
+    permutations: int = 2000
+    baselines: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> EvaluateSettings:
@@ -41,6 +46,7 @@ class EvaluateSettings:
             for i, raw in enumerate(section.pop("tasks", []))
         )
         section["stages"] = tuple(section.get("stages", cls.stages))
+        section["baselines"] = tuple(section.get("baselines", ()))
         return cls(tasks=tasks, **section)
 
 
@@ -56,11 +62,44 @@ def evaluation_task_names(config: Mapping[str, Any]) -> list[str]:
     """Every task the workflow scores: the benchmark's, then the local ones, each name once."""
     section = config.get("evaluate") or {}
     names = benchmark_task_names(section["benchmark"]) if section.get("benchmark") else []
+    if section.get("benchmark_tasks"):
+        unknown = sorted(set(section["benchmark_tasks"]) - set(names))
+        if unknown:
+            raise ConfigError(
+                f"config key 'evaluate.benchmark_tasks': {unknown} are not tasks of benchmark "
+                f"'{section.get('benchmark')}'"
+            )
+        names = [n for n in names if n in section["benchmark_tasks"]]
     names += [t["name"] for t in section.get("tasks", [])]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"config key 'evaluate.tasks': task names {dupes} appear twice (or also in the benchmark)")
     return names
+
+
+# Task types a lexical search baseline (BM25) can be scored on.
+SEARCH_CATEGORIES = ("Retrieval", "Reranking")
+
+
+def task_categories(config: Mapping[str, Any]) -> dict[str, str]:
+    """Task name -> mteb task type, for every task the workflow scores (no mteb import)."""
+    section = config.get("evaluate") or {}
+    categories = dict(benchmark_tasks(section["benchmark"])) if section.get("benchmark") else {}
+    categories.update({t["name"]: MTEB_TYPES[t["type"]] for t in section.get("tasks", [])})
+    return categories
+
+
+def baseline_entry(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    for raw in (config.get("evaluate") or {}).get("baselines", []):
+        if raw["name"] == name:
+            return dict(raw)
+    raise ConfigError(f"config key 'evaluate.baselines': no baseline named '{name}'")
+
+
+def examples_path(row_path: str | Path) -> Path:
+    """The per-example scores written beside a task's tidy row (`<task>.examples.json`)."""
+    row_path = Path(row_path)
+    return row_path.with_name(f"{row_path.stem}.examples.json")
 
 
 def task_entry(config: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from twinarch.core import hub
 from twinarch.core.config import ConfigError
 from twinarch.core.io import atomic_write_json
 from twinarch.core.provenance import provenance
-from twinarch.evaluate.config import EvaluateSettings
+from twinarch.evaluate.config import EvaluateSettings, examples_path
+from twinarch.evaluate.examples import task_examples, write_examples
 from twinarch.evaluate.local_tasks import LocalData, TaskSpec, build_local_task
+from twinarch.evaluate.stats import examples_score
 
 log = logging.getLogger(__name__)
+
+PREDICTIONS = "predictions"
 
 
 class EmbeddingError(RuntimeError):
@@ -32,6 +37,20 @@ def model_name(arm: str, stage: str) -> str:
     return f"twinarch/{arm}-{stage}"
 
 
+def mirrored(task: Any) -> Any:
+    """The benchmark task reading its data from the hub mirror's copy when there is one.
+
+    Only the data moves: mteb loads a task's data with `datasets.load_dataset(**metadata.dataset)`
+    (retrieval tasks through `RetrievalDatasetLoader(metadata.dataset["path"], ...)`), so pointing
+    the metadata's path at the copy leaves the task class, its splits, subsets and scoring as they are.
+    """
+    path = task.metadata.dataset["path"]
+    source = hub.resolve(path)
+    if source != path:
+        task.metadata = task.metadata.model_copy(update={"dataset": {**task.metadata.dataset, "path": source}})
+    return task
+
+
 def resolve_task(entry: Mapping[str, Any], seed: int) -> Any:
     """The mteb task of a task entry, with local data loaded (so bad data stops here)."""
     if "benchmark" not in entry:
@@ -41,7 +60,7 @@ def resolve_task(entry: Mapping[str, Any], seed: int) -> Any:
     tasks = [t for t in mteb.get_benchmark(entry["benchmark"]).tasks if t.metadata.name == entry["name"]]
     if not tasks:
         raise ConfigError(f"config key 'evaluate.benchmark': '{entry['benchmark']}' has no task '{entry['name']}'")
-    task = tasks[0]
+    task = mirrored(tasks[0])
     # JMTEB reports the test split; mteb also scores validation splits where a task has them.
     split = entry.get("split")
     if split and split in task.eval_splits and len(task.eval_splits) > 1:
@@ -140,9 +159,12 @@ def load_embedder(
 
 def run_task(encoder: Any, task: Any, *, cache_dir: str | Path, batch_size: int) -> Any:
     """`mteb.evaluate` on one task; returns mteb's TaskResult. mteb writes its own JSON into
-    `cache_dir`; a stale result there is never reused (Snakemake decides what is out of date)."""
+    `cache_dir`, and the model's predictions into `cache_dir/predictions` (what the per-example
+    scores are made from); a stale result there is never reused (Snakemake decides what is out of
+    date). The task's data is loaded first, so mteb leaves it loaded for the per-example scores."""
     import mteb
 
+    task.load_data()
     result = mteb.evaluate(
         encoder,
         task,
@@ -150,11 +172,12 @@ def run_task(encoder: Any, task: Any, *, cache_dir: str | Path, batch_size: int)
         encode_kwargs={"batch_size": batch_size},
         overwrite_strategy="always",
         co2_tracker=False,
+        prediction_folder=Path(cache_dir) / PREDICTIONS,
     )
     return result.task_results[0]
 
 
-def tidy_row(result: Any, task: Any, *, arm: str, stage: str, name: str) -> dict[str, Any]:
+def tidy_row(result: Any, task: Any, *, arm: str, seed: int, stage: str, name: str) -> dict[str, Any]:
     """One row of the study's results: what Table 1 aggregates."""
     meta = task.metadata
     main = float(result.get_score())
@@ -171,6 +194,7 @@ def tidy_row(result: Any, task: Any, *, arm: str, stage: str, name: str) -> dict
     }
     return {
         "arm": arm,
+        "seed": seed,
         "stage": stage,
         "task": name,
         "mteb_task": meta.name,
@@ -186,20 +210,62 @@ def tidy_row(result: Any, task: Any, *, arm: str, stage: str, name: str) -> dict
     }
 
 
-def evaluate_model(
-    model_dir: str | Path,
+def score_and_write(
+    model: Any,
+    task: Any,
     out_path: str | Path,
     *,
     arm: str,
+    replicate: int | None,
     stage: str,
     entry: Mapping[str, Any],
+    batch_size: int,
+    cache_dir: str | Path,
+    fragment: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Run mteb, then write the tidy row and the per-example scores beside it."""
+    import mteb
+
+    result = run_task(model, task, cache_dir=cache_dir, batch_size=batch_size)
+    row = tidy_row(result, task, arm=arm, seed=replicate, stage=stage, name=entry["name"])
+    examples = task_examples(task, result, task._predictions_path(Path(cache_dir) / PREDICTIONS))
+    row["jmteb_metric"] = examples["metric"]
+    row["jmteb_score"] = examples_score(examples)
+    write_examples(examples_path(out_path), examples)
+    cache = mteb.ResultCache(cache_path=str(cache_dir))
+    row["mteb_result"] = str(cache.get_task_result_path(task.metadata.name, model.mteb_model_meta))
+    row["provenance"] = provenance(dict(fragment))
+    atomic_write_json(out_path, row)
+    log.info(
+        "%s / %s / %s: %s = %.4f (mteb's main score %s = %.4f)",
+        arm,
+        stage,
+        entry["name"],
+        row["jmteb_metric"],
+        row["jmteb_score"],
+        row["metric"],
+        row["main_score"],
+    )
+    return row
+
+
+def evaluate_model(
+    model_dir: str | Path,
+    row_paths: Sequence[str | Path],
+    *,
+    arm: str,
+    replicate: int,
+    stage: str,
+    entries: Sequence[Mapping[str, Any]],
     settings: Mapping[str, Any],
     device: Mapping[str, Any] | None,
     seed: int,
     cache_dir: str | Path,
     threads: int | None = None,
-) -> dict[str, Any]:
-    """Score `model_dir` on one task and write the tidy row (mteb's JSON goes to `cache_dir`)."""
+) -> list[dict[str, Any]]:
+    """Score `model_dir` on every task of `entries`, loaded once; each task's tidy row goes to the
+    matching `row_paths` entry, its per-example scores beside it, mteb's JSON to `cache_dir`.
+    Every task's data is read (and checked) before the model is loaded."""
     import torch
     from transformers import set_seed
 
@@ -207,17 +273,64 @@ def evaluate_model(
     if threads:
         torch.set_num_threads(threads)
     evaluate_settings = EvaluateSettings(**settings)
-    task = resolve_task(entry, seed)
+    tasks = [resolve_task(entry, seed) for entry in entries]
     encoder = load_embedder(model_dir, arm=arm, stage=stage, settings=evaluate_settings, device=device)
-    result = run_task(encoder, task, cache_dir=cache_dir, batch_size=evaluate_settings.batch_size)
-    row = tidy_row(result, task, arm=arm, stage=stage, name=entry["name"])
-    row["model_dir"] = str(model_dir)
+    rows = []
+    for task, entry, out_path in zip(tasks, entries, row_paths, strict=True):
+        fragment = {
+            "task": dict(entry),
+            "evaluate": dict(settings),
+            "arm": arm,
+            "stage": stage,
+            "model": str(model_dir),
+        }
+        rows.append(
+            score_and_write(
+                encoder,
+                task,
+                out_path,
+                arm=arm,
+                replicate=replicate,
+                stage=stage,
+                entry=entry,
+                batch_size=evaluate_settings.batch_size,
+                cache_dir=cache_dir,
+                fragment=fragment,
+            )
+        )
+    return rows
+
+
+def evaluate_baseline(
+    baseline: Mapping[str, Any],
+    row_paths: Sequence[str | Path],
+    *,
+    entries: Sequence[Mapping[str, Any]],
+    settings: Mapping[str, Any],
+    seed: int,
+    cache_dir: str | Path,
+) -> list[dict[str, Any]]:
+    """Score a model that needs no training (an mteb baseline such as BM25) on search tasks."""
     import mteb
 
-    row["mteb_result"] = str(
-        mteb.ResultCache(cache_path=str(cache_dir)).get_task_result_path(task.metadata.name, encoder.mteb_model_meta)
-    )
-    row["provenance"] = provenance({"task": dict(entry), "evaluate": dict(settings), "arm": arm, "stage": stage})
-    atomic_write_json(out_path, row)
-    log.info("%s / %s / %s: %s = %.4f", arm, stage, entry["name"], row["metric"], row["main_score"])
-    return row
+    tasks = [resolve_task(entry, seed) for entry in entries]
+    model = mteb.get_model(baseline["model"])
+    batch_size = EvaluateSettings(**settings).batch_size
+    rows = []
+    for task, entry, out_path in zip(tasks, entries, row_paths, strict=True):
+        fragment = {"task": dict(entry), "evaluate": dict(settings), "baseline": dict(baseline)}
+        rows.append(
+            score_and_write(
+                model,
+                task,
+                out_path,
+                arm=baseline["name"],
+                replicate=None,
+                stage="baseline",
+                entry=entry,
+                batch_size=batch_size,
+                cache_dir=cache_dir,
+                fragment=fragment,
+            )
+        )
+    return rows

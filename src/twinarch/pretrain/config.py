@@ -98,6 +98,10 @@ class PretrainConfig:
         return _from_mapping(cls, data)
 
 
+# The first step of every arm trained from scratch: its random weights (results/pretrain/<arm>/
+# seed_<seed>/init/model), drawn from the replicate seed. A no-pretraining control stops here.
+INIT_STEP = "init"
+
 # Settings that decide how a job runs, not what it computes: they reach the job from the config at
 # run time instead of through its params, so editing them never retrains a model.
 OPERATIONAL_STAGE_KEYS = ("checkpoint_every_steps", "log_every_steps")
@@ -113,17 +117,17 @@ def stage_entry(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     raise ConfigError(f"config key 'pretrain.stages': no stage named '{name}'; stages are {stage_names(config)}")
 
 
-def run_settings(config: Mapping[str, Any], arm: Mapping[str, Any], stage: str) -> dict[str, Any]:
-    """What shapes one (arm, stage) run: this stage's settings (not its siblings'), the shared
-    recipe, the seed and the device; no display names and no logging or checkpoint intervals. It is
-    the job's param, so editing anything else re-runs nothing."""
+def run_settings(config: Mapping[str, Any], arm: Mapping[str, Any], stage: str, seed: int) -> dict[str, Any]:
+    """What shapes one (arm, stage, replicate seed) run: this stage's settings (not its siblings'),
+    the shared recipe, the seed and the device; no display names and no logging or checkpoint
+    intervals. It is the job's param, so editing anything else re-runs nothing."""
     section = config["pretrain"]
     return {
         "arm": {k: arm[k] for k in ARM_KEYS},
         "stage": {k: v for k, v in stage_entry(config, stage).items() if k not in OPERATIONAL_STAGE_KEYS},
         "pretrain": {k: v for k, v in section.items() if k != "stages" and k not in OPERATIONAL_SHARED_KEYS},
         "device": config["device"],
-        "seed": config["seed"],
+        "seed": int(seed),
     }
 
 

@@ -1,7 +1,8 @@
 """The pretraining learning-curve figure: validation loss against tokens, one panel per stage.
 
 MLM and CLM losses measure different tasks, so curves of the two objectives are compared in shape
-(how fast each falls on the same tokens), not in level; line styles mark the objective.
+(how fast each falls on the same tokens), not in level; line styles mark the objective, and every
+replicate seed has its own line.
 """
 
 from __future__ import annotations
@@ -10,40 +11,44 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from twinarch.core.io import DataError, iter_jsonl
-from twinarch.core.plotting import arm_color, new_figure, save_figure
+from twinarch.core.plotting import arm_color, figure_legend, new_figure, save_figure
 
 OBJECTIVE_STYLE = {"mlm": "-", "clm": "--"}
 
 
 def plot_learning_curves(
-    metrics: Mapping[tuple[str, str], str | Path],
+    metrics: Mapping[tuple[str, str, str], str | Path],
     arms: Sequence[Mapping[str, str]],
     stages: Sequence[str],
     prefix: str | Path,
 ) -> list[Path]:
-    """`metrics[(arm, stage)]` is a metrics.jsonl; `arms` are config arm entries (for names, order and
-    objective). Writes `<prefix>.pdf` and `.png`."""
+    """`metrics[(arm, seed, stage)]` is a metrics.jsonl; `arms` are config arm entries (for names,
+    order and objective). One line per replicate seed, in the arm's colour (every seed's curve is
+    shown: the spread between them is the seed-to-seed variation). Writes `<prefix>.pdf` and `.png`."""
     fig, axes = new_figure(ncols=len(stages), aspect=0.9)
     for col, stage in enumerate(stages):
         ax = axes[0][col]
         for index, arm in enumerate(arms):
-            path = metrics.get((arm["name"], stage))
-            if path is None:
-                continue
-            rows = list(iter_jsonl(path))
-            if not rows:
-                raise DataError(f"{path}: no evaluation rows")
-            ax.plot(
-                [r["tokens"] / 1e6 for r in rows],
-                [r["eval_loss"] for r in rows],
-                OBJECTIVE_STYLE.get(arm["objective"], "-"),
-                color=arm_color(index),
-                label=f"{arm['display_name']} ({arm['objective'].upper()})",
+            runs = sorted(
+                (seed, path) for (name, seed, s), path in metrics.items() if name == arm["name"] and s == stage
             )
+            for _, path in runs:
+                rows = list(iter_jsonl(path))
+                if not rows:
+                    raise DataError(f"{path}: no evaluation rows")
+                ax.plot(
+                    [r["tokens"] / 1e6 for r in rows],
+                    [r["eval_loss"] for r in rows],
+                    OBJECTIVE_STYLE.get(arm["objective"], "-"),
+                    color=arm_color(index),
+                    linewidth=0.9,
+                    alpha=0.85,
+                    label=f"{arm['display_name']} ({arm['objective'].upper()})",
+                )
         ax.set_title(stage)
         ax.set_xlabel("tokens (M)")
         if col == 0:
             ax.set_ylabel("validation loss")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, frameon=False)
+    # Below the x-axis labels, with every panel's arms (a stage may lack one).
+    figure_legend(fig, axes[0], "lower")
     return save_figure(fig, prefix)

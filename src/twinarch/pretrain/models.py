@@ -34,6 +34,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from twinarch.core import hub
 from twinarch.core.config import FAMILIES, ConfigError
 from twinarch.core.io import atomic_write_text
 from twinarch.data.tokenizer import special_token_ids
@@ -322,16 +323,34 @@ def arm_model_config(
     arm: Mapping[str, Any], models: Mapping[str, Any], tokenizer_dir: str | Path | None, init_from: str | None = None
 ) -> PretrainedConfig:
     """The config an arm's model is built from: its pretrained model's own config for `init:
-    pretrained` (`init_from`, a hub id or local directory), else its family at its size on the shared
-    tokenizer's vocabulary and special ids."""
+    pretrained` (`init_from`, a hub id read from the hub mirror when it holds a copy, or a local
+    directory), else its family at its size on the shared tokenizer's vocabulary and special ids."""
     if arm.get("init", "scratch") == "pretrained":
         if not init_from:
             raise ConfigError(f"config key 'arms': arm '{arm['name']}' is pretrained but has no init_from")
-        return AutoConfig.from_pretrained(init_from)
+        return AutoConfig.from_pretrained(hub.resolve(init_from))
     if tokenizer_dir is None:
         raise ValueError(f"arm '{arm['name']}' is trained from scratch: pass the shared tokenizer directory")
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     return build_model_config(arm["family"], arm["size"], tokenizer, models)
+
+
+def initialize_model(
+    model_config_dir: str | Path, tokenizer_dir: str | Path, family: str, seed: int, out_dir: str | Path
+) -> Path:
+    """An arm's random initial weights for one replicate seed, saved with its tokenizer as a model
+    directory: the first step of its lineage (pretraining stage 1 continues from it; a
+    no-pretraining control goes straight to embedding training)."""
+    from transformers import set_seed
+
+    from twinarch.core.io import atomic_dir
+
+    set_seed(seed)
+    model = model_class(family).from_config(AutoConfig.from_pretrained(str(model_config_dir)))
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(str(tokenizer_dir)).save_pretrained(tmp)
+    return Path(out_dir)
 
 
 def write_model_config(model_config: PretrainedConfig, path: str | Path) -> Path:

@@ -1,6 +1,7 @@
 """Input and param functions of the pretrain stage's rules (workflow/rules/pretrain.smk).
 
-What each (arm, stage) job starts from is the arm's lineage, which the `Lineage` handed in resolves.
+What each (arm, seed, stage) job starts from is the arm's lineage, which the `Lineage` handed in
+resolves; the first step of an arm trained from scratch is `init`, its seeded random weights.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from typing import Any
 
 from twinarch.core.config import get_arm
 from twinarch.core.rules import ConfigRules, Lineage
-from twinarch.pretrain.config import run_settings, stage_names
+from twinarch.pretrain.config import INIT_STEP, run_settings, stage_names
 
 # What the learning-curve figure prints of each arm.
 CURVE_ARM_KEYS = ("name", "display_name", "objective")
+STAGE = "pretrain"
 
 
 class PretrainRules(ConfigRules):
@@ -20,7 +22,9 @@ class PretrainRules(ConfigRules):
         super().__init__(config)
         self.lineage = lineage
         self.threads = int(config["pretrain"]["threads"])
-        self.jobs = lineage.jobs("pretrain")
+        self.jobs = [job for job in lineage.jobs(STAGE) if job[2] != INIT_STEP]
+        self.inits = [job for job in lineage.jobs(STAGE) if job[2] == INIT_STEP]
+        self.stage_pattern = "|".join(stage_names(config))
 
     def models(self, wildcards: Any) -> dict[str, Any]:
         """The `models` section: editing it rebuilds every model config (and what depends on them)."""
@@ -38,40 +42,50 @@ class PretrainRules(ConfigRules):
     def model_config_arm(self, wildcards: Any) -> dict[str, Any]:
         return self.arm_entry(wildcards.arm, ("name", "family", "size", "init"))
 
+    def init_family(self, wildcards: Any) -> str:
+        return str(get_arm(self.config, wildcards.arm).family)
+
     def inputs(self, wildcards: Any) -> dict[str, str]:
         """Shards and tokenizer of the stage, the arm's model config, and the model the stage
-        continues from (none for the first stage of a scratch arm)."""
+        continues from (the arm's random init for its first stage)."""
         inputs = {
             "shards": f"results/shards/{wildcards.stage}/manifest.json",
             "validation": f"results/shards/{wildcards.stage}/validation.npy",
             "tokenizer": "results/tokenizer",
             "model_config": f"results/models/{wildcards.arm}/config.json",
         }
-        start = self.lineage.start_model(wildcards.arm, "pretrain", wildcards.stage)
+        start = self.lineage.start_model(wildcards.arm, STAGE, wildcards.stage, wildcards.seed)
         if start:
             inputs["init_model"] = start
         return inputs
 
     def run(self, wildcards: Any) -> dict[str, Any]:
-        """What shapes one (arm, stage) run; editing anything else re-runs nothing."""
-        return run_settings(self.config, get_arm(self.config, wildcards.arm).__dict__, wildcards.stage)
+        """What shapes one (arm, seed, stage) run; editing anything else re-runs nothing."""
+        arm = get_arm(self.config, wildcards.arm).__dict__
+        return run_settings(self.config, arm, wildcards.stage, int(wildcards.seed))
 
     def work_dir(self, wildcards: Any) -> str:
         """Checkpoints for resuming: a param, never an output (Snakemake deletes failed outputs)."""
-        return f"work/pretrain/{wildcards.arm}/{wildcards.stage}"
+        return f"work/pretrain/{wildcards.arm}/seed_{wildcards.seed}/{wildcards.stage}"
 
     def stage_names(self, wildcards: Any) -> list[str]:
         return stage_names(self.config)
 
     def curve_arms(self, wildcards: Any) -> list[dict[str, Any]]:
-        return [self.arm_entry(name, CURVE_ARM_KEYS) for name in self.arms]
+        return [self.arm_entry(name, CURVE_ARM_KEYS) for name in self.core_arms]
 
     def model_configs(self) -> list[str]:
-        return [f"results/models/{arm}/config.json" for arm in self.arms]
+        """The paper's arms' model configs (the parameter-count table)."""
+        return [f"results/models/{arm}/config.json" for arm in self.core_arms]
 
     def outputs(self, name: str) -> list[str]:
         """One output file of every pretraining job (`manifest.json`, `metrics.jsonl`)."""
-        return [f"results/pretrain/{arm}/{stage}/{name}" for arm, stage in self.jobs]
+        return [f"results/pretrain/{arm}/seed_{seed}/{stage}/{name}" for arm, seed, stage in self.jobs]
 
     def metrics(self, wildcards: Any) -> dict[str, str]:
-        return {f"{arm}/{stage}": f"results/pretrain/{arm}/{stage}/metrics.jsonl" for arm, stage in self.jobs}
+        """Every pretraining job's learning curve, keyed `arm/seed/stage`."""
+        return {
+            f"{arm}/{seed}/{stage}": f"results/pretrain/{arm}/seed_{seed}/{stage}/metrics.jsonl"
+            for arm, seed, stage in self.jobs
+            if arm in self.core_arms
+        }

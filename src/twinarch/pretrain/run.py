@@ -1,30 +1,36 @@
 """One pretraining script for both objectives, on the transformers Trainer.
 
 The encoder (ModernBERT) learns masked language modelling, the decoder (Llama) causal language
-modelling; everything else is shared: the same packed shards in the same seeded order, the same
-optimizer, schedule, batch and token budget (times the arm's `token_budget_scale`). A stage starts
-from random init or from the previous stage's final weights; checkpoints live in a work directory and
-a rerun resumes from the newest one of the same run (twinarch.training.workdir). The Trainer does the training, DDP (under torchrun) and DeepSpeed;
-this module only wires config, data and outputs to it.
+modelling; a spec's `objective` may give a family the other one (the ladder stage's cross-objective
+continued training, see `use_objective`). Everything else is shared: the same packed shards in the
+same seeded order, the same optimizer, schedule, batch and token budget (times the arm's
+`token_budget_scale`). A stage starts from random init or from the previous stage's final weights;
+checkpoints live in a work directory and a rerun resumes from the newest one of the same run
+(twinarch.training.workdir). The Trainer does the training, DDP (under torchrun) and DeepSpeed; this
+module only wires config, data and outputs to it.
 
 `python -m twinarch.pretrain.run SPEC.json` is what torchrun starts on every process (see twinarch.core.launch).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from transformers import AutoConfig, AutoTokenizer, PreTrainedModel, Trainer, TrainingArguments, set_seed
+from transformers.masking_utils import (
+    causal_mask_function,
+    create_bidirectional_mask,
+    create_bidirectional_sliding_window_mask,
+)
 from transformers.trainer_utils import EvalPrediction
 from transformers.utils.logging import disable_progress_bar
 
@@ -46,9 +52,15 @@ from twinarch.pretrain.data import (
     training_order,
 )
 from twinarch.pretrain.models import model_class
-from twinarch.training.run import train_resumably, training_callbacks, use_threads
+from twinarch.training.run import log_done, run_outcome, train_resumably, training_callbacks, use_threads
 
 log = logging.getLogger(__name__)
+
+# Spec keys that shape a run when present (see PretrainJob).
+OPTIONAL_RUN_KEYS = ("objective", "lr_scheduler_kwargs")
+# The transformers loss (`PreTrainedModel.loss_type`, a key of transformers.loss.LOSS_MAPPING) of
+# each objective: the Trainer reads it too, to count a causal loss's targets over labels[..., 1:].
+LOSS_TYPES = {"mlm": "ForMaskedLM", "clm": "ForCausalLM"}
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,9 @@ class PretrainJob:
     """One (arm, stage) pretraining run, as the workflow's spec describes it (JSON-able).
 
     The spec is `run_settings` (what shapes the run: the job's Snakemake param) merged with
-    `operational_settings` (checkpoint and logging intervals, threads), plus the paths.
+    `operational_settings` (checkpoint and logging intervals, threads), plus the paths. Optional
+    keys: `objective` (`mlm` or `clm`, when the model trains with another objective than its
+    family's) and `lr_scheduler_kwargs` (the Trainer's, see `scheduler_kwargs`).
     """
 
     arm: str
@@ -80,6 +94,8 @@ class PretrainJob:
     seed: int
     paths: PretrainPaths
     threads: int = 1
+    trained_objective: str | None = None
+    lr_scheduler_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> PretrainJob:
@@ -94,17 +110,22 @@ class PretrainJob:
             seed=int(spec["seed"]),
             paths=PretrainPaths(**spec["paths"]),
             threads=int(spec.get("threads", 1)),
+            trained_objective=spec.get("objective"),
+            lr_scheduler_kwargs=dict(spec.get("lr_scheduler_kwargs") or {}),
         )
 
     @property
     def objective(self) -> str:
-        return FAMILIES[self.family]
+        """The objective trained: the spec's `objective`, else the family's own."""
+        return self.trained_objective or FAMILIES[self.family]
 
 
 def training_fragment(spec: Mapping[str, Any], shards: ShardSet) -> dict[str, Any]:
     """What decides the trained weights: the run settings (not where files go, not intervals or
     thread counts) and the content of the token shards (their sha256, from the data stage)."""
     fragment = {k: spec[k] for k in ("arm", "stage", "pretrain", "device", "seed")}
+    # Only when given, so that the runs of a family's own objective keep their fingerprints.
+    fragment.update({k: spec[k] for k in OPTIONAL_RUN_KEYS if k in spec})
     fragment["shards"] = [s.sha256 for s in (*shards.train, shards.validation)]
     return fragment
 
@@ -133,6 +154,7 @@ def build_training_arguments(job: PretrainJob, settings: DeviceSettings, steps: 
         adam_epsilon=opt.eps,
         weight_decay=opt.weight_decay,
         lr_scheduler_type=opt.lr_scheduler,
+        lr_scheduler_kwargs=scheduler_kwargs(job, steps),
         warmup_steps=opt.warmup_ratio,
         max_grad_norm=opt.max_grad_norm,
         eval_strategy="steps",
@@ -162,6 +184,16 @@ def build_training_arguments(job: PretrainJob, settings: DeviceSettings, steps: 
     )
 
 
+def scheduler_kwargs(job: PretrainJob, steps: int) -> dict[str, Any]:
+    """The spec's `lr_scheduler_kwargs` for the Trainer's scheduler. A `decay_ratio` becomes
+    `num_decay_steps` of transformers' warmup_stable_decay schedule (its share of the run's steps):
+    budgets are in tokens, so the step count is known only here, once the world size is."""
+    kwargs = dict(job.lr_scheduler_kwargs)
+    if "decay_ratio" in kwargs:
+        kwargs["num_decay_steps"] = max(1, round(float(kwargs.pop("decay_ratio")) * steps))
+    return kwargs
+
+
 def masked_token_accuracy(pred: EvalPrediction) -> dict[str, float]:
     """Share of masked positions (labels != -100) whose argmax prediction is the original token."""
     predictions, labels = np.asarray(pred.predictions), np.asarray(pred.label_ids)
@@ -175,14 +207,81 @@ def argmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def load_model(job: PretrainJob, settings: DeviceSettings) -> PreTrainedModel:
-    """Random init from the arm's config (seeded) or the previous stage's final weights."""
+    """The model the stage continues from: the arm's seeded random init (its `init` step), the
+    previous stage's final weights, or a pretrained arm's hub model."""
     set_seed(job.seed)
-    cls = model_class(job.family)
-    if job.paths.init_model:
-        log.info("continuing from %s", job.paths.init_model)
-        return cls.from_pretrained(job.paths.init_model, attn_implementation=settings.attn_implementation)
-    config = AutoConfig.from_pretrained(str(Path(job.paths.model_config).parent))
-    return cls.from_config(config, attn_implementation=settings.attn_implementation)
+    if not job.paths.init_model:
+        raise DataError(f"pretraining {job.arm}/{job.stage.name}: no model to start from (paths.init_model)")
+    log.info("continuing from %s", job.paths.init_model)
+    model = model_class(job.family).from_pretrained(
+        job.paths.init_model, attn_implementation=settings.attn_implementation
+    )
+    return use_objective(model, job.objective)
+
+
+def use_objective(model: PreTrainedModel, objective: str) -> PreTrainedModel:
+    """Give a loaded model of either family the attention and the loss of `objective`.
+
+    MLM predicts each masked token at its own position from bidirectional states, CLM the next
+    token from causal states (the loss shifts the labels). A decoder gets `config.is_causal` (saved
+    with it, so a bidirectional one reloads bidirectional); a ModernBERT made causal gets
+    `causal_modernbert`, which is not saved. The loss is transformers' own for the objective
+    (`loss_type`). Only what differs from the loaded model changes: a family's own objective leaves
+    it, and its saved config, as they were.
+    """
+    if model.config.model_type == "modernbert":
+        if objective == "clm":
+            causal_modernbert(model)
+            # A sparse MLM head scores only the labelled positions; a shifted loss needs every logit.
+            model.sparse_prediction = False
+    elif getattr(model.config, "is_causal", True) != (objective == "clm"):
+        # Decoders: transformers 5 builds a padding-only mask when config.is_causal is False.
+        model.config.is_causal = objective == "clm"
+    model.loss_type = LOSS_TYPES[objective]
+    return model
+
+
+def causal_modernbert(model: PreTrainedModel) -> PreTrainedModel:
+    """Make a ModernBERT attend causally, in every attention kernel, without changing its code.
+
+    transformers 5.23's ModernBertModel builds bidirectional global and sliding-window masks from
+    the 2-D padding mask, unless it is handed the mapping of masks itself. A forward pre-hook hands
+    it ModernBERT's own two masks intersected with the causal mask (transformers' mask builders:
+    the window then covers the `sliding_window` tokens before a position, as Ettin's encoder-to-
+    decoder runs do with FlashAttention's window and `causal=True`), and every attention module gets
+    `is_causal = True` for the kernels that take no mask (SDPA and FlashAttention without padding).
+    Hooks are not saved: the saved model reloads bidirectional (what embedding training uses), and
+    whatever scores the causal model again calls this on the reload (twinarch.ladder.losses).
+    """
+    base = model.base_model
+    if all(layer.attn.is_causal for layer in base.layers):
+        return model
+    for layer in base.layers:
+        layer.attn.is_causal = True
+    base.register_forward_pre_hook(_causal_masks, with_kwargs=True)
+    return model
+
+
+def _causal_masks(module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+    """ModernBertModel's masks by layer type, each made causal (the pre-hook of `causal_modernbert`)."""
+    if isinstance(kwargs.get("attention_mask"), dict):
+        return args, kwargs
+    ids = kwargs.get("input_ids")
+    reference = ids if ids is not None else kwargs["inputs_embeds"]
+    # The mask builders read only the batch size, length, dtype and device of the embeddings.
+    dtype = module.get_input_embeddings().weight.dtype
+    shape = torch.empty(*reference.shape[:2], 0, dtype=dtype, device=reference.device)
+    masks = {
+        "config": module.config,
+        "inputs_embeds": shape,
+        "attention_mask": kwargs.get("attention_mask"),
+        "and_mask_function": causal_mask_function,
+    }
+    kwargs["attention_mask"] = {
+        "full_attention": create_bidirectional_mask(**masks),
+        "sliding_attention": create_bidirectional_sliding_window_mask(**masks),
+    }
+    return args, kwargs
 
 
 def eval_rows(trainer: Trainer, budget: TokenBudget) -> list[dict[str, Any]]:
@@ -312,37 +411,23 @@ def write_outputs(
     with atomic_dir(job.paths.output_model) as tmp:
         shutil.copytree(final_dir, tmp, dirs_exist_ok=True)
     atomic_write_jsonl(job.paths.output_metrics, rows)
-    train_losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     manifest = {
         "arm": job.arm,
         "stage": job.stage.name,
         "family": job.family,
         "objective": job.objective,
-        "init": job.paths.init_model or "random",
+        "init": job.paths.init_model,
         "tokens_seen": trainer.state.global_step * budget.tokens_per_step,
         "token_budget": budget.tokens,
         "steps": trainer.state.global_step,
         "tokens_per_step": budget.tokens_per_step,
         "passes_over_shards": budget.blocks / shards.train_blocks,
         "token_stream_sha256": token_stream_sha256(run.order, shards),
-        "final_train_loss": train_losses[-1] if train_losses else None,
-        "final_val_loss": rows[-1]["eval_loss"] if rows else None,
-        "final_val_metrics": rows[-1] if rows else None,
-        "wall_time_s": round(wall_time, 2),
-        "resumed_from": resumed,
-        "num_processes": trainer.args.world_size,
-        "device": run.settings.as_dict(),
+        **run_outcome(trainer, rows, resumed, wall_time, run.settings),
         "provenance": provenance(fragment),
     }
     atomic_write_json(job.paths.output_manifest, manifest)
-    log.info(
-        "%s/%s done: %s",
-        job.arm,
-        job.stage.name,
-        json.dumps(
-            {k: manifest[k] for k in ("steps", "tokens_seen", "final_train_loss", "final_val_loss", "wall_time_s")}
-        ),
-    )
+    log_done(f"{job.arm}/{job.stage.name}", manifest)
     return manifest
 
 

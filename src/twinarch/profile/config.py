@@ -23,6 +23,9 @@ REPORTED_COLUMNS = (
     "batch_size",
     "status",
     "samples_per_s",
+    "samples_per_s_low",
+    "samples_per_s_high",
+    "rounds",
     "peak_memory_mb",
 )
 # Column order of results/profile/{arm}.csv: what the reports read, then the rest of the
@@ -34,7 +37,6 @@ PROFILE_COLUMNS = (
     "ms_per_batch",
     "ms_per_batch_std",
     "timed_iters",
-    "rounds",
     "reserved_memory_mb",
     "memory_measure",
     "bidirectional",

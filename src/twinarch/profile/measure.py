@@ -29,20 +29,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 from sentence_transformers import SentenceTransformer
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from twinarch.core import hub
 from twinarch.core.config import Arm, ConfigError
 from twinarch.core.device import DeviceSettings
 from twinarch.core.io import DataError, atomic_path
 from twinarch.core.provenance import config_hash, device_description, git_commit, library_versions
 from twinarch.embed.model import build_embedding_model
 from twinarch.profile.config import MODES, PROFILE_COLUMNS, ProfileSettings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ def build_random_model(
     with tempfile.TemporaryDirectory(prefix="twinarch-profile-") as tmp:
         network.save_pretrained(tmp)
         del network
-        AutoTokenizer.from_pretrained(str(tokenizer_dir)).save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(hub.resolve(str(tokenizer_dir))).save_pretrained(tmp)
         model = build_embedding_model(
             tmp, arm, max_seq_length=max_seq_length, normalize=normalize, attn_implementation=device.attn_implementation
         )
@@ -269,6 +272,7 @@ class CellRounds:
     and the least peak memory."""
 
     times_ms: list[float] = field(default_factory=list)
+    round_medians_ms: list[float] = field(default_factory=list)
     peak_memory_mb: float = float("nan")
     reserved_memory_mb: float = float("nan")
     rounds: int = 0
@@ -280,6 +284,7 @@ class CellRounds:
             self.oom = True
             return
         self.times_ms += result["times_ms"]
+        self.round_medians_ms.append(float(np.median(result["times_ms"])))
         # The least of the rounds' peaks: what the cell needs. Heap fragmentation on a CPU only ever
         # adds to a round's peak; on a GPU the allocator's statistics repeat exactly.
         self.peak_memory_mb = float(np.fmin(self.peak_memory_mb, result["peak_memory_mb"]))
@@ -306,6 +311,9 @@ class CellRounds:
             "ms_per_batch": ms,
             "ms_per_batch_std": float(np.std(self.times_ms)),
             "samples_per_s": samples_per_s,
+            # The spread of the rounds: throughput of the slowest and the fastest round's median.
+            "samples_per_s_low": batch_size * 1000.0 / max(self.round_medians_ms),
+            "samples_per_s_high": batch_size * 1000.0 / min(self.round_medians_ms),
             "ms_per_sample": ms / batch_size,
             "tokens_per_s": samples_per_s * seq_len,
             "peak_memory_mb": self.peak_memory_mb,
@@ -399,6 +407,8 @@ def describe_rows(
         "config_hash": config_hash(fragment),
         "git_commit": git_commit(),
     }
+    import pandas as pd  # lazy: the GPU check imports this module on a machine without pandas
+
     return pd.DataFrame([{**context, **row} for row in rows]).reindex(columns=list(PROFILE_COLUMNS))
 
 

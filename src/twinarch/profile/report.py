@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from twinarch.core.io import DataError
-from twinarch.core.plotting import COLUMN_WIDTH_IN, arm_color, new_figure, save_figure
+from twinarch.core.plotting import COLUMN_WIDTH_IN, arm_color, figure_legend, new_figure, save_figure
 from twinarch.core.tables import write_table
 from twinarch.profile.config import REPORTED_COLUMNS
 
@@ -52,6 +52,8 @@ def table2_frame(rows: pd.DataFrame, *, mode: str, seq_len: int, batch_size: int
         {
             "Model": cell["display_name"].to_list(),
             "Throughput (samples/s)": throughput.to_list(),
+            "low": cell["samples_per_s_low"].where(ok).to_list(),
+            "high": cell["samples_per_s_high"].where(ok).to_list(),
             "Memory (MB)": cell["peak_memory_mb"].where(ok).to_list(),
             f"Speedup vs {baseline_arm}": (throughput / base_value).to_list(),
         }
@@ -62,6 +64,11 @@ def write_table2(
     rows: pd.DataFrame, prefix: str | Path, *, mode: str, seq_len: int, batch_size: int, baseline_arm: str, note: str
 ) -> list[Path]:
     frame = table2_frame(rows, mode=mode, seq_len=seq_len, batch_size=batch_size, baseline_arm=baseline_arm)
+    spread = list(zip(frame.pop("low"), frame.pop("high"), strict=True))
+    speedup = f"Speedup vs {baseline_arm}"
+    # The baseline's own 1.00x is the reference, not a result: the speedup column is bolded only when
+    # another arm beats the baseline, and its maximum is then that arm's.
+    bold_max = ["Throughput (samples/s)", *([speedup] if (frame[speedup] > 1.0).any() else [])]
     first = rows.iloc[0]
     caption = (
         f"Inference throughput and peak memory at sequence length {seq_len}, batch size {batch_size} "
@@ -74,18 +81,21 @@ def write_table2(
             if mode == "encode"
             else "model forward alone on pre-tokenised inputs."
         )
-        + f" Memory: {first['memory_measure']} in MB (2^20 bytes). Out-of-memory cells show '–'.",
+        + f" Memory: {first['memory_measure']} in MB (2^20 bytes). Out-of-memory cells show '–'."
+        + f" Throughput: the median batch time over {int(first['rounds'])} rounds of the whole grid, [the slowest"
+        " round's median, the fastest round's].",
     ]
     if note:
         notes.append(note)
     return write_table(
         frame,
         prefix,
-        bold_max=["Throughput (samples/s)", f"Speedup vs {baseline_arm}"],
+        bold_max=bold_max,
         bold_min=["Memory (MB)"],
         digits=2,
         caption=caption,
         notes=notes,
+        intervals={"Throughput (samples/s)": spread},
     )
 
 
@@ -124,11 +134,7 @@ def plot_against_batch_size(
         ax.set_xlabel("batch size")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(ylabel)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(
-        handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(3, max(1, len(labels))), frameon=False
-    )
-    fig.tight_layout()
+    figure_legend(fig, axes[0], "upper")
     return save_figure(fig, prefix)
 
 

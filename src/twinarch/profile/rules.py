@@ -17,7 +17,7 @@ class ProfileRules(ConfigRules):
         # Every core unless the config says otherwise; Snakemake caps it at --cores, so locally the
         # profiling job runs alone and no other job shares its timings.
         self.threads = int(config["profile"]["threads"] or os.cpu_count() or 1)
-        self.csvs = [f"results/profile/{arm}.csv" for arm in self.arms]
+        self.csvs = [f"results/profile/{arm}.csv" for arm in self.core_arms]
 
     def section(self, wildcards: Any) -> dict[str, Any]:
         return dict(self.config["profile"])
@@ -37,10 +37,14 @@ class ProfileRules(ConfigRules):
 
     def tokenizer_files(self, wildcards: Any) -> list[str]:
         """The shared tokenizer as an input when some arm uses it (a pretrained arm brings its own)."""
-        return ["results/tokenizer"] if any(self._tokenizer(name) == "results/tokenizer" for name in self.arms) else []
+        return (
+            ["results/tokenizer"]
+            if any(self._tokenizer(name) == "results/tokenizer" for name in self.core_arms)
+            else []
+        )
 
     def tokenizers(self, wildcards: Any) -> list[str]:
-        return [self._tokenizer(name) for name in self.arms]
+        return [self._tokenizer(name) for name in self.core_arms]
 
     def _tokenizer(self, name: str) -> str:
         arm = get_arm(self.config, name)
@@ -48,11 +52,11 @@ class ProfileRules(ConfigRules):
 
     def arm_entries(self, wildcards: Any) -> list[dict[str, Any]]:
         """What shapes each arm's profiled model, in the order of the rule's outputs."""
-        return [self.arm_entry(name, ARM_KEYS) for name in self.arms]
+        return [self.arm_entry(name, ARM_KEYS) for name in self.core_arms]
 
     def display_names(self, wildcards: Any) -> dict[str, str]:
         """Arm -> the name Table 2 and Figures 3-4 print, in config order."""
-        return {a["name"]: a["display_name"] for a in self.config["arms"]}
+        return {a["name"]: a["display_name"] for a in self.config["arms"] if a["name"] in self.core_arms}
 
     def model_configs(self) -> list[str]:
-        return [f"results/models/{arm}/config.json" for arm in self.arms]
+        return [f"results/models/{arm}/config.json" for arm in self.core_arms]

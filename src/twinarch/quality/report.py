@@ -12,14 +12,14 @@ from pathlib import Path
 import pandas as pd
 
 from twinarch.core.io import read_records
-from twinarch.core.plotting import arm_color, new_figure, save_figure
+from twinarch.core.plotting import arm_color, figure_legend, new_figure, save_figure
 
 MARKERS = {"base": "o", "ft": "s"}
 STAGE_LABELS = {"base": "pretrain-only", "ft": "fine-tuned"}
 OTHER_STAGE_MARKER = "^"
 
 
-QUALITY_KEYS = ("arm", "estage", "alignment", "uniformity")
+QUALITY_KEYS = ("arm", "seed", "estage", "alignment", "uniformity")
 
 
 def read_quality(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -27,30 +27,28 @@ def read_quality(paths: Iterable[str | Path]) -> pd.DataFrame:
 
 
 def plot_fig2(rows: pd.DataFrame, prefix: str | Path, display_names: Mapping[str, str]) -> list[Path]:
-    """Every arm of `display_names` (config order, one colour each) that has measured points."""
+    """Every arm of `display_names` (config order, one colour each) that has measured points: each
+    replicate seed as a small marker, the seed mean as a large one, an arrow from the pretrain-only
+    mean to the fine-tuned mean. The small markers' spread is the seed-to-seed variation."""
     fig, axes = new_figure(aspect=0.9)
     ax = axes[0][0]
     for index, (arm, display_name) in enumerate(display_names.items()):
-        points = rows[rows["arm"] == arm].set_index("estage")
+        points = rows[rows["arm"] == arm]
         if points.empty:
             continue
         color = arm_color(index)
-        for estage, point in points.iterrows():
-            ax.scatter(
-                point["alignment"],
-                point["uniformity"],
-                marker=MARKERS.get(str(estage), OTHER_STAGE_MARKER),
-                s=28,
-                color=color,
-                edgecolor="black",
-                linewidth=0.4,
-                zorder=3,
-            )
-        if {"base", "ft"} <= set(points.index):
+        means = points.groupby("estage")[["alignment", "uniformity"]].mean()
+        for estage, seed_points in points.groupby("estage"):
+            marker = MARKERS.get(str(estage), OTHER_STAGE_MARKER)
+            style = {"marker": marker, "color": color, "edgecolor": "black", "linewidth": 0.4, "zorder": 3}
+            if len(seed_points) > 1:
+                ax.scatter(seed_points["alignment"], seed_points["uniformity"], s=8, alpha=0.6, **style)
+            ax.scatter(means.at[estage, "alignment"], means.at[estage, "uniformity"], s=28, **style)
+        if {"base", "ft"} <= set(means.index):
             ax.annotate(
                 "",
-                xy=(points.at["ft", "alignment"], points.at["ft", "uniformity"]),
-                xytext=(points.at["base", "alignment"], points.at["base", "uniformity"]),
+                xy=(means.at["ft", "alignment"], means.at["ft", "uniformity"]),
+                xytext=(means.at["base", "alignment"], means.at["base", "uniformity"]),
                 arrowprops={"arrowstyle": "->", "color": color, "lw": 0.8, "shrinkA": 3, "shrinkB": 3},
             )
         # One legend entry per arm (colour), one per stage (marker) below.
@@ -68,5 +66,5 @@ def plot_fig2(rows: pd.DataFrame, prefix: str | Path, display_names: Mapping[str
     ax.set_ylabel(r"uniformity $\ell_{\mathrm{uniform}}$ (lower is better)")
     ax.grid(alpha=0.3)
     # Below the axes, so the figure stays one column wide.
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
+    figure_legend(fig, [ax], "lower")
     return save_figure(fig, prefix)

@@ -12,7 +12,12 @@ class QualityRules(ConfigRules):
         super().__init__(config)
         self.estages = list(config["quality"]["estages"])
         self.estage_pattern = "|".join(self.estages)
-        self.jsons = [f"results/quality/{arm}/{estage}.json" for arm in self.arms for estage in self.estages]
+        self.jsons = [
+            f"results/quality/{arm}/seed_{seed}/{estage}.json"
+            for arm in self.core_arms
+            for seed in self.seeds
+            for estage in self.estages
+        ]
 
     def section(self, wildcards: Any) -> dict[str, Any]:
         """The quality section without the list of stages measured (it decides which jobs exist)."""
@@ -28,4 +33,4 @@ class QualityRules(ConfigRules):
 
     def display_names(self, wildcards: Any) -> dict[str, str]:
         """Arm -> the name Figure 2 prints, in config order."""
-        return {a["name"]: a["display_name"] for a in self.config["arms"]}
+        return {a["name"]: a["display_name"] for a in self.config["arms"] if a["name"] in self.core_arms}

@@ -7,7 +7,7 @@ README's artifact map, so the three can never disagree.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,9 @@ class Artifact:
     prefixes: tuple[str, ...]
     suffixes: tuple[str, ...]
     sections: tuple[str, ...]
+    # The extension study an artifact belongs to (None: the paper's own); `snakemake all` builds a
+    # study's artifacts only when `config.studies` lists it, its named target always.
+    study: str | None = None
 
     @property
     def files(self) -> list[str]:
@@ -36,7 +39,7 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact(
         "table1",
         "Table 1 (JMTEB scores; pretrain-only rows in a second table)",
-        ("results/tables/table1", "results/tables/table1_pretrain_only"),
+        ("results/tables/table1", "results/tables/table1_pretrain_only", "results/tables/table1_paired"),
         TABLE_SUFFIXES,
         (*TRAINING_SECTIONS, "embed", "evaluate"),
     ),
@@ -82,6 +85,55 @@ ARTIFACTS: tuple[Artifact, ...] = (
         FIGURE_SUFFIXES,
         TRAINING_SECTIONS,
     ),
+    Artifact(
+        "llm2vec",
+        "LLM2Vec's MNTP and SimCSE for decoders: Table 1 with their rows, and the paired comparisons",
+        ("results/tables/table1_llm2vec", "results/tables/table1_llm2vec_paired"),
+        TABLE_SUFFIXES,
+        (*TRAINING_SECTIONS, "llm2vec", "embed", "evaluate"),
+        study="llm2vec",
+    ),
+    Artifact(
+        "pruning",
+        "EffiR's MLP pruning: the importance of each layer's MLP, and the quality-speed trade-off",
+        ("results/figures/prune_importance", "results/figures/prune_tradeoff"),
+        FIGURE_SUFFIXES,
+        (*TRAINING_SECTIONS, "embed", "evaluate", "prune"),
+        study="pruning",
+    ),
+    Artifact(
+        "pruning_table",
+        "EffiR's MLP pruning: the trade-off table (parameters, scores with intervals, throughput)",
+        ("results/tables/prune_tradeoff",),
+        TABLE_SUFFIXES,
+        (*TRAINING_SECTIONS, "embed", "evaluate", "prune"),
+        study="pruning",
+    ),
+    Artifact(
+        "sensitivity",
+        "Where a sentence embedding looks: positional sensitivity of causal and bidirectional models",
+        ("results/figures/sensitivity_head", "results/figures/sensitivity_position"),
+        FIGURE_SUFFIXES,
+        (*TRAINING_SECTIONS, "embed", "sensitivity"),
+        study="sensitivity",
+    ),
+    Artifact(
+        "ladder",
+        "Ettin's size ladder: Table 1's average against non-embedding parameters, encoders and decoders",
+        ("results/figures/ladder",),
+        FIGURE_SUFFIXES,
+        (*TRAINING_SECTIONS, "embed", "evaluate", "ladder"),
+        study="ladder",
+    ),
+    Artifact(
+        "ladder_tables",
+        "Ettin's size ladder per category, and each size's cross-objective table (native against"
+        " continued with the other objective; both validation losses)",
+        ("results/tables/ladder",),
+        TABLE_SUFFIXES,
+        (*TRAINING_SECTIONS, "embed", "evaluate", "ladder"),
+        study="ladder",
+    ),
 )
 
 
@@ -92,9 +144,18 @@ def get_artifact(name: str) -> Artifact:
     raise KeyError(f"unknown artifact '{name}'; known: {[a.name for a in ARTIFACTS]}")
 
 
-def artifact_files(name: str | None = None) -> list[str]:
-    """Files of one artifact, or of all of them."""
-    chosen = [get_artifact(name)] if name else ARTIFACTS
+def selected(studies: Sequence[str] = ()) -> list[Artifact]:
+    """The paper's artifacts and those of the listed extension studies."""
+    return [a for a in ARTIFACTS if a.study is None or a.study in studies]
+
+
+def artifact_files(name: str | None = None, studies: Sequence[str] = ()) -> list[str]:
+    """Files of one artifact or study (every artifact of that name or study), or of the paper's
+    artifacts and the listed studies'."""
+    if name is None:
+        chosen = selected(studies)
+    else:
+        chosen = [a for a in ARTIFACTS if name in (a.name, a.study)] or [get_artifact(name)]
     return [f for a in chosen for f in a.files]
 
 
@@ -111,7 +172,7 @@ def build_manifest(config: Mapping[str, Any], root: str | Path = ".") -> dict[st
     the git commit and library versions."""
     root = Path(root)
     entries = []
-    for artifact in ARTIFACTS:
+    for artifact in selected(config.get("studies", ())):
         fragment = {s: config.get(s) for s in artifact.sections}
         files = []
         for name in artifact.files:

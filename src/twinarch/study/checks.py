@@ -15,8 +15,13 @@ from twinarch.core.config import FAMILIES, Arm, ConfigError
 from twinarch.core.config import load_config as load_schema_checked
 from twinarch.embed.config import EmbedSection
 from twinarch.evaluate.config import EvaluateSettings, evaluation_task_names
+from twinarch.ladder.config import check_ladder_section
+from twinarch.llm2vec.config import check_llm2vec_section
+from twinarch.pretrain.config import INIT_STEP
 from twinarch.profile.config import check_profile_section
+from twinarch.prune.config import check_prune_section
 from twinarch.quality.config import check_quality_section
+from twinarch.sensitivity.config import check_sensitivity_section
 from twinarch.study.lineage import pre_embedding_steps, step_stage
 
 
@@ -37,10 +42,23 @@ def check_arms(config: Mapping[str, Any], source: str) -> None:
                 step_stage(config, step)
             except ConfigError as err:
                 raise ConfigError(f"{source}: config key 'arms[{i}].steps': {err}") from None
+        if arm.extends is not None:
+            if arm.extends not in names or arm.extends == arm.name:
+                raise ConfigError(f"{source}: config key 'arms[{i}].extends': no other arm named '{arm.extends}'")
+            parent = Arm.from_dict(config["arms"][names.index(arm.extends)])
+            if parent.family != arm.family:
+                raise ConfigError(
+                    f"{source}: config key 'arms[{i}].extends': arm '{arm.extends}' is a {parent.family}, "
+                    f"arm '{arm.name}' a {arm.family}"
+                )
+            seen, current = {arm.name}, parent
+            while current.extends is not None:
+                if current.extends in seen or current.extends not in names:
+                    raise ConfigError(f"{source}: config key 'arms[{i}].extends': arms extend each other in a loop")
+                seen.add(current.name)
+                current = Arm.from_dict(config["arms"][names.index(current.extends)])
         if arm.init == "pretrained" and not arm.init_from:
             raise ConfigError(f"{source}: config key 'arms[{i}].init_from': required when init is 'pretrained'")
-        if arm.init == "scratch" and not arm.steps:
-            raise ConfigError(f"{source}: config key 'arms[{i}].steps': a scratch arm needs at least one training step")
 
 
 def check_pretraining(config: Mapping[str, Any], source: str) -> None:
@@ -49,6 +67,11 @@ def check_pretraining(config: Mapping[str, Any], source: str) -> None:
     corpora = config.get("corpora", {})
     stages = config["pretrain"]["stages"]
     for i, stage in enumerate(stages):
+        if stage["name"] == INIT_STEP:
+            raise ConfigError(
+                f"{source}: config key 'pretrain.stages[{i}].name': '{INIT_STEP}' is the name of every arm's "
+                "random initialisation step; choose another"
+            )
         for corpus in stage.get("corpora", []):
             if corpus not in corpora:
                 raise ConfigError(
@@ -61,7 +84,7 @@ def check_pretraining(config: Mapping[str, Any], source: str) -> None:
         if raw.get("init", "scratch") != "scratch":
             continue
         for step in pre_embedding_steps(config, raw["name"]):
-            if step.stage == "pretrain" and seq_lens[step.name] > positions:
+            if step.stage == "pretrain" and step.name in seq_lens and seq_lens[step.name] > positions:
                 raise ConfigError(
                     f"{source}: config key 'models.max_position_embeddings': {positions} is below stage "
                     f"'{step.name}' seq_len {seq_lens[step.name]} of arm '{raw['name']}'; raise it"
@@ -77,6 +100,10 @@ def check_study(config: Mapping[str, Any], source: str = "config") -> None:
     evaluation_task_names(config)
     check_profile_section(config)
     check_quality_section(config)
+    check_llm2vec_section(config, source)
+    check_prune_section(config)
+    check_sensitivity_section(config)
+    check_ladder_section(config, source)
 
 
 def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from twinarch.data.text_samples import PairSource, TextSource
 from twinarch.embed.config import EmbedSection
 from twinarch.evaluate.config import task_entry
 from twinarch.evaluate.local_tasks import TaskSpec, build_local_task, check_task_files
+from twinarch.prune.config import PruneSection
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +101,23 @@ def corpus_checks(config: Mapping[str, Any]) -> list[InputCheck]:
     return checks
 
 
+def contrastive_stages(config: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Every contrastive stage the config trains, with the config key of its datasets: the embed
+    stages and, when configured, the pruning study's recovery stage."""
+    stages = [(f"embed.stages[{i}]", stage) for i, stage in enumerate(EmbedSection.from_config(config).stages)]
+    prune = PruneSection.from_config(config)
+    if prune is not None:
+        stages.append(("prune.recovery", prune.recovery_stage(config)))
+    return stages
+
+
 def contrastive_checks(config: Mapping[str, Any]) -> list[InputCheck]:
     checks = []
-    for i, stage in enumerate(EmbedSection.from_config(config).stages):
+    for prefix, stage in contrastive_stages(config):
         for spec in stage.datasets:
             if spec.type == "synthetic":
                 continue
-            key = f"embed.stages[{i}].datasets.{spec.name}"
+            key = f"{prefix}.datasets.{spec.name}"
             k = stage.num_hard_negatives
             header: Callable[[], None] = _nothing
             if spec.type != "hf":
@@ -156,6 +167,11 @@ def text_source_checks(config: Mapping[str, Any]) -> list[InputCheck]:
         "quality.positive_pairs": (PairSource, config["quality"]["positive_pairs"]),
         "quality.random_texts": (TextSource, config["quality"]["random_texts"]),
     }
+    # The studies' own texts, when their sections are configured.
+    for i, raw in enumerate((config.get("prune") or {}).get("calibration", {}).get("texts", [])):
+        sources[f"prune.calibration.texts[{i}]"] = (TextSource, raw)
+    if config.get("sensitivity"):
+        sources["sensitivity.documents"] = (TextSource, config["sensitivity"]["documents"])
     checks = []
     for key, (cls, raw) in sources.items():
         source = cls.from_config(key, raw, data_root)

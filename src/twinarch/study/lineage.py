@@ -1,12 +1,14 @@
 """An arm's lineage: the training steps its model goes through, and what each one starts from.
 
-An arm's chain is data: its `steps` (the pretraining stages of `config.pretrain.stages`, in order),
-then the embedding stages every arm shares (`base`, the pretrained network with its pooling, then
-`config.embed.stages`: the paper's WSL and FT). Each step is made by one stage's rule and writes
-`results/<stage>/<arm>/<step>/model`; it starts from the previous step's model, the first from the
-arm's init (random weights built from `results/models/<arm>/config.json`, or the hub id / local
-directory of a pretrained arm). This module is the one place that knows the order, so a new step
-kind is one entry in `STEP_STAGES` plus the new stage's own files.
+An arm's chain is data. An arm trained from scratch starts with `init` (its random weights, drawn
+from the replicate seed and its model config, `results/models/<arm>/config.json`); a pretrained arm
+starts from its `init_from` (a hub id or local directory). Then come its `steps` (the pretraining
+stages of `config.pretrain.stages`, in order; none for a no-pretraining control), then the
+embedding stages every arm shares (`base`, the network with its pooling, then `config.embed.stages`:
+the paper's WSL and FT). Each step is made by one stage's rule and writes
+`results/<stage>/<arm>/seed_<seed>/<step>/model`, one chain per replicate seed of `config.seeds`; it
+starts from the previous step's model. This module is the one place that knows the order, so a new
+step kind is one entry in `STEP_STAGES` plus the new stage's own files.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from twinarch.core.config import ConfigError, get_arm, resolve_path
-from twinarch.embed.config import BASE_STAGE, embed_stage_names
+from twinarch.embed.config import embed_stage_names
+from twinarch.ladder.config import step_names as ladder_step_names
+from twinarch.llm2vec.config import step_names as llm2vec_step_names
+from twinarch.pretrain.config import INIT_STEP
 from twinarch.pretrain.config import stage_names as pretrain_stage_names
 
 # Stages whose steps an arm lists in `steps`, each with the step names its config section defines.
 STEP_STAGES: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "pretrain": pretrain_stage_names,
+    "llm2vec": llm2vec_step_names,
+    "ladder": ladder_step_names,
 }
+PRETRAIN_STAGE = "pretrain"
 EMBED_STAGE = "embed"
 
 
@@ -34,9 +42,13 @@ class Step:
     stage: str
     name: str
 
-    @property
-    def model_dir(self) -> str:
-        return f"results/{self.stage}/{self.arm}/{self.name}/model"
+    def model_dir(self, seed: int | str) -> str:
+        return f"results/{self.stage}/{self.arm}/seed_{seed}/{self.name}/model"
+
+
+def seeds(config: Mapping[str, Any]) -> list[int]:
+    """The replicate seeds: every stochastic step of every arm runs once per seed."""
+    return [int(s) for s in config["seeds"]]
 
 
 def step_stage(config: Mapping[str, Any], name: str) -> str:
@@ -49,8 +61,14 @@ def step_stage(config: Mapping[str, Any], name: str) -> str:
 
 
 def pre_embedding_steps(config: Mapping[str, Any], arm: str) -> list[Step]:
-    """The arm's own steps before embedding training, in order."""
-    return [Step(arm, step_stage(config, name), name) for name in get_arm(config, arm).steps]
+    """The arm's steps before embedding training, in order: the chain of the arm it extends (whose
+    models it shares), or `init` for an arm trained from scratch; then its own steps."""
+    entry = get_arm(config, arm)
+    if entry.extends:
+        start = pre_embedding_steps(config, entry.extends)
+    else:
+        start = [Step(arm, PRETRAIN_STAGE, INIT_STEP)] if entry.init == "scratch" else []
+    return [*start, *(Step(arm, step_stage(config, name), name) for name in entry.steps)]
 
 
 def embedding_steps(config: Mapping[str, Any], arm: str) -> list[Step]:
@@ -71,26 +89,29 @@ def find_step(config: Mapping[str, Any], arm: str, stage: str, name: str) -> int
 
 
 def init_source(config: Mapping[str, Any], arm: str) -> str | None:
-    """What an arm's first step starts from: a pretrained arm's hub id or local directory
-    (`{data_root}` expanded), or None for random init from the arm's model config."""
+    """What a pretrained arm's first step starts from: its hub id or local directory (`{data_root}`
+    expanded); None for an arm trained from scratch, whose `init` step draws random weights. An arm
+    that extends another starts where the other does."""
     entry = get_arm(config, arm)
+    if entry.extends:
+        return init_source(config, entry.extends)
     return resolve_path(config, str(entry.init_from)) if entry.init == "pretrained" else None
 
 
-def start_model(config: Mapping[str, Any], arm: str, stage: str, name: str) -> str | None:
-    """The model a step starts from: the previous step's output, or the arm's init."""
+def start_model(config: Mapping[str, Any], arm: str, stage: str, name: str, seed: int | str) -> str | None:
+    """The model a step of replicate `seed` starts from: the previous step's output, or the arm's
+    init (None for `init` itself, which starts from the model config)."""
     index = find_step(config, arm, stage, name)
-    return chain(config, arm)[index - 1].model_dir if index else init_source(config, arm)
+    return chain(config, arm)[index - 1].model_dir(seed) if index else init_source(config, arm)
 
 
-def backbone_source(config: Mapping[str, Any], arm: str) -> str:
-    """The network the `base` embedding model wraps (the last step before embedding training)."""
-    source = start_model(config, arm, EMBED_STAGE, BASE_STAGE)
-    if source is None:
-        raise ConfigError(f"config key 'arms': arm '{arm}' has neither steps nor a pretrained init_from")
-    return source
-
-
-def stage_jobs(config: Mapping[str, Any], stage: str) -> list[Step]:
-    """Every step of `stage` across the arms: the jobs of that stage's training rule."""
-    return [step for raw in config["arms"] for step in pre_embedding_steps(config, raw["name"]) if step.stage == stage]
+def stage_jobs(config: Mapping[str, Any], stage: str) -> list[tuple[str, int, str]]:
+    """(arm, seed, step) of every step of `stage` across the arms and seeds: the jobs of that
+    stage's training rule."""
+    return [
+        (step.arm, seed, step.name)
+        for raw in config["arms"]
+        for step in pre_embedding_steps(config, raw["name"])
+        if step.stage == stage and step.arm == raw["name"]  # an extended arm's steps are its own jobs
+        for seed in seeds(config)
+    ]

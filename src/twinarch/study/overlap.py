@@ -13,10 +13,10 @@ from datasets import Dataset
 
 from twinarch.core.containment import ContainmentIndex
 from twinarch.data.sources import build_sources, resolved_corpus_specs
-from twinarch.embed.config import EmbedStage
 from twinarch.embed.data import prepare_stage_datasets
 from twinarch.evaluate.config import task_entry
 from twinarch.evaluate.local_tasks import TaskSpec, build_local_task
+from twinarch.study.inputs import contrastive_stages
 
 # Columns of an mteb task's data that hold no text a model encodes.
 NON_TEXT_COLUMNS = {"id", "title", "label", "labels", "score"}
@@ -30,18 +30,20 @@ class Overlap:
 
 
 def pretraining_texts(config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(source, text) of every document any pretraining stage or the tokenizer reads."""
+    """(source, text) of every document any pretraining stage, the tokenizer or an LLM2Vec SimCSE
+    step reads."""
     names = [name for stage in config["pretrain"]["stages"] for name in stage["corpora"]]
     names += config["tokenizer"].get("train_corpora") or []
+    names += [name for step in (config.get("llm2vec") or {}).get("steps", []) for name in step.get("corpora", [])]
     for source in build_sources(resolved_corpus_specs(config, dict.fromkeys(names))):
         for doc in source.documents():
             yield f"pretraining corpus '{source.name}'", doc.text
 
 
 def contrastive_texts(config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(source, text) of every anchor, positive and hard negative of every embedding stage."""
-    for raw in config["embed"]["stages"]:
-        stage = EmbedStage.from_dict(raw, {"data_root": config.get("data_root")})
+    """(source, text) of every anchor, positive and hard negative of every contrastive stage (the
+    embedding stages and the pruning study's recovery)."""
+    for _, stage in contrastive_stages(config):
         datasets, _ = prepare_stage_datasets(stage, int(config["seed"]))
         for name, ds in datasets.items():
             for column in ds.column_names:

@@ -24,11 +24,14 @@ class StudyLineage:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config
 
-    def start_model(self, arm: str, stage: str, name: str) -> str | None:
-        return lineage.start_model(self.config, arm, stage, name)
+    def start_model(self, arm: str, stage: str, name: str, seed: int | str) -> str | None:
+        return lineage.start_model(self.config, arm, stage, name, seed)
 
-    def jobs(self, stage: str) -> list[tuple[str, str]]:
-        return [(step.arm, step.name) for step in lineage.stage_jobs(self.config, stage)]
+    def model_dir(self, arm: str, stage: str, name: str, seed: int | str) -> str:
+        return lineage.Step(arm, stage, name).model_dir(seed)
+
+    def jobs(self, stage: str) -> list[tuple[str, int, str]]:
+        return lineage.stage_jobs(self.config, stage)
 
 
 class StudyRules(ConfigRules):
@@ -48,5 +51,6 @@ class StudyRules(ConfigRules):
         return input_files(self.config)
 
     def artifact_files(self, name: str | None = None) -> list[str]:
-        """Files of one paper artifact (a named target), or of all of them."""
-        return artifact_files(name)
+        """Files of one artifact or study (a named target), or of every paper artifact and the
+        studies `config.studies` lists (`rule all`)."""
+        return artifact_files(name, self.config["studies"])

@@ -8,6 +8,7 @@ training step build their own `Trainer` (transformers' or sentence-transformers'
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -38,6 +39,29 @@ def training_callbacks(name: str, tokens_per_step: int | None = None) -> list[An
     """Progress lines in the rule's log, a stop on a non-finite loss, checkpoint-then-exit on
     SIGTERM/SIGUSR1: the callbacks every training step runs with."""
     return [ProgressLogCallback(tokens_per_step, name=name), NonFiniteLossCallback(), PreemptionCheckpointCallback()]
+
+
+def run_outcome(
+    trainer: Any, rows: list[dict[str, Any]], resumed: str | None, wall_time: float, settings: DeviceSettings
+) -> dict[str, Any]:
+    """The manifest fields every trainer reports about how its run went: last train and validation
+    losses, wall time, the checkpoint it resumed from, processes and device."""
+    train_losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    return {
+        "final_train_loss": train_losses[-1] if train_losses else None,
+        "final_val_loss": rows[-1]["eval_loss"] if rows else None,
+        "final_val_metrics": rows[-1] if rows else None,
+        "wall_time_s": round(wall_time, 2),
+        "resumed_from": resumed,
+        "num_processes": trainer.args.world_size,
+        "device": settings.as_dict(),
+    }
+
+
+def log_done(name: str, manifest: Mapping[str, Any]) -> None:
+    """One summary line in the rule's log when a training step has written its outputs."""
+    keys = ("steps", "tokens_seen", "final_train_loss", "final_val_loss", "wall_time_s")
+    log.info("%s done: %s", name, json.dumps({k: manifest[k] for k in keys}))
 
 
 def train_resumably(

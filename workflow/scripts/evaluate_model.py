@@ -1,4 +1,4 @@
-"""Adapter: score one embedding model on one task with mteb (results/evaluate/{arm}/{estage}/{task}.json)."""
+"""Adapter: score one embedding model on every task with mteb (a tidy row per task, per-example scores beside it)."""
 
 from twinarch.core.logs import setup_logging
 from twinarch.evaluate.scoring import evaluate_model
@@ -6,10 +6,11 @@ from twinarch.evaluate.scoring import evaluate_model
 setup_logging(snakemake.log[0])
 evaluate_model(
     snakemake.input.model,
-    snakemake.output[0],
+    snakemake.output.rows,
     arm=snakemake.wildcards.arm,
+    replicate=int(snakemake.wildcards.seed),
     stage=snakemake.wildcards.estage,
-    entry=snakemake.params.task,
+    entries=snakemake.params.tasks,
     settings=snakemake.params.settings,
     device=snakemake.params.device,
     seed=snakemake.params.seed,

@@ -1,0 +1,24 @@
+"""Adapter: one MNTP step of one arm with twinarch.llm2vec.run_mntp, on every GPU the job holds."""
+
+from twinarch.core.launch import launch_job
+from twinarch.core.logs import setup_logging
+from twinarch.llm2vec.config import operational_settings
+
+setup_logging(snakemake.log[0])
+inputs, output, params = snakemake.input, snakemake.output, snakemake.params
+spec = {
+    **params.run,
+    # Intervals and workers come from the config itself, not from a param: editing them retrains nothing.
+    "operational": operational_settings(snakemake.config, snakemake.wildcards.step),
+    "threads": snakemake.threads,
+    "log_file": snakemake.log[0],  # workers append to the rule's log
+    "paths": {
+        "init_model": params.start,
+        "shards_manifest": inputs.shards,
+        "work_dir": params.work_dir,
+        "output_model": output.model,
+        "output_manifest": output.manifest,
+        "output_metrics": output.metrics,
+    },
+}
+launch_job("twinarch.llm2vec.run_mntp", spec, params.work_dir, snakemake.resources)
