@@ -403,13 +403,19 @@ def measure_pretraining(config: dict[str, Any], size: CheckSize, paths: dict[str
     """{arm: {tokens_per_s, matmul_params, peak_memory_mb, optimizer, ...}} for stage 1 of each arm;
     memory is the profiling stage's measure (CellMeter) over the whole run: weights, optimizer state,
     activations."""
+    from twinarch.pretrain.models import initialize_model
     from twinarch.pretrain.run import build_run
     from twinarch.profile.measure import CellMeter, model_bytes
     from twinarch.training.callbacks import log_progress_only
 
     results = {}
     for arm in ARMS:
-        run = build_run(pretrain_spec(config, size, arm, paths, work))
+        spec = pretrain_spec(config, size, arm, paths, work)
+        # Stage 1 continues from the arm's initial weights, as the workflow's initialize_model writes them.
+        family = arm_entry(config, arm)["family"]
+        init = initialize_model(paths[arm], paths["tokenizer"], family, config["seed"], work / "init" / arm)
+        spec["paths"]["init_model"] = str(init)
+        run = build_run(spec)
         log_progress_only(run.trainer)
         clock = step_clock(size.warmup_steps)
         run.trainer.add_callback(clock)

@@ -30,6 +30,7 @@ IMAGE_LACKS = (
     "pyarrow",
     "jsonschema",
     "matplotlib",
+    "schedulefree",  # unless its wheel is carried (benchmarks/gpu_wheels.txt): the AdamW fallback runs
 )
 # A sitecustomize module, found on PYTHONPATH by every Python process of the check (its profiling
 # workers too): it wraps every import finder so that these names are neither importable nor listed
