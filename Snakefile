@@ -79,6 +79,11 @@ rule learning_curves:
         STUDY.artifact_files("learning_curves"),
 
 
+rule pretrain_losses:
+    input:
+        STUDY.artifact_files("pretrain_losses"),
+
+
 rule all:
     default_target: True
     input:

@@ -27,6 +27,7 @@ SUBSTITUTED = (
     "hub_mirror",
     "seeds",
     "arms.*.size",
+    "arms.*.sizes",
     "models.presets",
     "models.llama.num_key_value_heads",
     "shards.num_shards",
@@ -69,7 +70,9 @@ def rehearsal_config(paper: dict[str, Any], mirror: Path) -> dict[str, Any]:
     config["hub_mirror"] = str(mirror)
     config["seeds"] = config["seeds"][:1]  # one replicate: every job of the chain, once
     for arm in config["arms"]:
-        if arm["size"] != "from-pretrained":
+        if arm.get("sizes"):
+            arm["sizes"] = ["rehearsal-tiny"]  # a ladder (an opt-in study): one toy rung
+        elif arm.get("size") not in (None, "from-pretrained"):
             arm["size"] = "rehearsal-tiny"
     config["models"]["presets"] = {"rehearsal-tiny": TINY}
     config["models"]["llama"]["num_key_value_heads"] = 2

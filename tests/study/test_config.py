@@ -126,3 +126,48 @@ def test_a_stage_longer_than_the_models_positions_fails_at_parse_time(demo_raw):
 def test_missing_config_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="nope.yaml"):
         load_config(tmp_path / "nope.yaml")
+
+
+def ladder_demo(demo_raw):
+    """The demo's encoder and decoder as a two-size ladder, and an LLM2Vec arm that follows it."""
+    config = copy.deepcopy(demo_raw)
+    encoder, decoder = (next(a for a in config["arms"] if a["name"] == n) for n in ("encoder", "decoder"))
+    for arm in (encoder, decoder):
+        arm.pop("size")
+        arm["sizes"] = ["demo-tiny", "ettin-17m"]
+    mntp = next(a for a in config["arms"] if a["name"] == "decoder_mntp")
+    mntp.pop("size")
+    config["arms"] = [a for a in config["arms"] if a["name"] != "decoder_mntp_simcse"]
+    for section in ("prune", "sensitivity"):
+        config[section]["arms"] = ["encoder_demo_tiny", "decoder_demo_tiny"]
+    config["profile"]["baseline_arm"] = "decoder_demo_tiny"  # other sections name the expanded arms
+    return config
+
+
+def test_a_size_ladder_becomes_one_arm_per_size_and_extending_arms_follow_it(demo_raw):
+    config = validate_config(ladder_demo(demo_raw))
+    check_study(config)
+    names = [a["name"] for a in config["arms"]]
+    assert names[:4] == ["encoder_demo_tiny", "encoder_ettin_17m", "decoder_demo_tiny", "decoder_ettin_17m"]
+    arms = {a["name"]: a for a in config["arms"]}
+    assert arms["encoder_ettin_17m"]["size"] == "ettin-17m" and "sizes" not in arms["encoder_ettin_17m"]
+    assert arms["decoder_ettin_17m"]["display_name"] == "Sentence-Llama-Bi (demo) (ettin-17m)"
+    assert arms["decoder_mntp_ettin_17m"]["extends"] == "decoder_ettin_17m"
+    assert arms["decoder_mntp_ettin_17m"]["size"] == "ettin-17m"
+    # Every size of both families is pretrained, per replicate seed; the MNTP step runs on each size.
+    jobs = stage_jobs(config, "pretrain")
+    for arm in ("encoder_demo_tiny", "encoder_ettin_17m", "decoder_demo_tiny", "decoder_ettin_17m"):
+        assert {(s, step) for a, s, step in jobs if a == arm} == {
+            (seed, step) for seed in config["seeds"] for step in ("init", "stage1", "stage2")
+        }
+    assert start_model(config, "decoder_mntp_ettin_17m", "llm2vec", "mntp", 0) == (
+        "results/pretrain/decoder_ettin_17m/seed_0/stage2/model"
+    )
+
+
+def test_an_arm_without_a_size_to_follow_is_named(demo_raw):
+    def no_size(config):
+        next(a for a in config["arms"] if a["name"] == "decoder_mntp").pop("size")
+
+    msg = _error(demo_raw, no_size)
+    assert "decoder_mntp" in msg and "no size" in msg

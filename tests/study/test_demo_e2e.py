@@ -127,6 +127,7 @@ def test_renaming_an_arm_remakes_only_tables_and_figures(demo_run, tmp_path):
 
     jobs = planned_after_edit(demo_run, tmp_path, rename)
     reports = {"make_table1", "make_table2", "plot_fig2", "plot_fig3", "plot_fig4", "plot_learning_curves"}
+    reports |= {"make_pretrain_loss_table"}
     # The demo's studies show the renamed arm too: their tables and figures, and nothing they train or score.
     studies = {"make_study_table1", "make_pruning_table", "plot_pruning_tradeoff", "plot_pruning_importance"}
     assert set(jobs) - {"write_manifest", "all"} == reports | studies | {"plot_sensitivity"}, jobs

@@ -117,8 +117,31 @@ rule plot_learning_curves:
         "../scripts/plot_learning_curves.py"
 
 
+rule make_pretrain_loss_table:
+    input:
+        unpack(PRETRAIN.loss_table_inputs),
+    output:
+        multiext("results/tables/pretrain_losses", ".csv", ".md", ".tex"),
+    log:
+        "logs/make_pretrain_loss_table.log",
+    benchmark:
+        "logs/benchmarks/make_pretrain_loss_table.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        **PRETRAIN.resources("figures"),
+    params:
+        arms=PRETRAIN.curve_arms,
+        stages=PRETRAIN.stage_names,
+        eval_max_blocks=PRETRAIN.eval_max_blocks,
+        scale=PRETRAIN.scale,
+    script:
+        "../scripts/make_pretrain_loss_table.py"
+
+
 rule pretrain:
     input:
         PRETRAIN.outputs("manifest.json"),
+        "results/tables/pretrain_losses.md",
         "results/models/param_counts.csv",
         "results/figures/learning_curves.pdf",

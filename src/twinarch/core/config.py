@@ -41,10 +41,48 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
         if cause is None:
             raise
         raise ConfigError(f"{source}: {describe_validation_error(cause)}") from err
+    config["arms"] = expand_sizes(config["arms"])
     sorted_copy = canonical_order(config)
     config.clear()
     config.update(sorted_copy)
     return config
+
+
+def size_slug(size: str) -> str:
+    """A size preset's name as an arm-name suffix (lowercase, `-` to `_`)."""
+    return size.lower().replace("-", "_").replace(".", "_")
+
+
+def expand_sizes(arms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Arms with a `sizes` list become one arm per size, `<name>_<size>` with `size` set and the size
+    in the display name, in the list's order and in the arm's place: a size ladder is written once
+    and every stage runs per size, both families at the same preset. An arm that `extends` a laddered
+    arm without a size of its own inherits the ladder and extends the same size."""
+    ladders = {arm["name"]: arm["sizes"] for arm in arms if arm.get("sizes")}
+    expanded: list[dict[str, Any]] = []
+    for arm in arms:
+        sizes = arm.get("sizes") or (ladders.get(arm.get("extends")) if not arm.get("size") else None)
+        if not sizes:
+            if not arm.get("size"):
+                raise ConfigError(
+                    f"config key 'arms' ({arm['name']}): no size, and the arm it extends "
+                    f"({arm.get('extends')}) has no `sizes` ladder to follow"
+                )
+            expanded.append(arm)
+            continue
+        if arm.get("extends") and arm["extends"] in ladders and list(ladders[arm["extends"]]) != list(sizes):
+            raise ConfigError(
+                f"config key 'arms' ({arm['name']}): sizes {list(sizes)} differ from those of the arm it "
+                f"extends, {arm['extends']} ({list(ladders[arm['extends']])})"
+            )
+        for size in sizes:
+            entry = {k: copy.deepcopy(v) for k, v in arm.items() if k != "sizes"}
+            entry.update(name=f"{arm['name']}_{size_slug(size)}", size=size)
+            entry["display_name"] = f"{arm['display_name']} ({size})"
+            if arm.get("extends") in ladders:
+                entry["extends"] = f"{arm['extends']}_{size_slug(size)}"
+            expanded.append(entry)
+    return expanded
 
 
 def canonical_order(value: Any) -> Any:

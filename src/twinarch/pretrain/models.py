@@ -106,6 +106,8 @@ ETTIN_LADDER: dict[str, Shape] = {
 PRESETS: dict[str, Shape | MatchTarget] = {
     # ~0.66M non-embedding parameters: each demo stage trains in seconds on 2 CPU cores.
     "demo-tiny": Shape(4, 128, 256, 4),
+    # ~1.5M: the demo ladder's second rung (twice demo-tiny's width ratio, the same depth).
+    "demo-small": Shape(4, 192, 384, 4),
     # ~3.9M non-embedding parameters: the jmini study fits in an hour on 2 CPU cores.
     "jmini-small": Shape(6, 256, 512, 4),
     **ETTIN_LADDER,

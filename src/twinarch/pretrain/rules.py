@@ -82,10 +82,23 @@ class PretrainRules(ConfigRules):
         """One output file of every pretraining job (`manifest.json`, `metrics.jsonl`)."""
         return [f"results/pretrain/{arm}/seed_{seed}/{stage}/{name}" for arm, seed, stage in self.jobs]
 
-    def metrics(self, wildcards: Any) -> dict[str, str]:
-        """Every pretraining job's learning curve, keyed `arm/seed/stage`."""
+    def core_outputs(self, name: str) -> dict[str, str]:
+        """One output file of each pretraining job of the paper's arms, keyed `arm/seed/stage`."""
         return {
-            f"{arm}/{seed}/{stage}": f"results/pretrain/{arm}/seed_{seed}/{stage}/metrics.jsonl"
+            f"{arm}/{seed}/{stage}": f"results/pretrain/{arm}/seed_{seed}/{stage}/{name}"
             for arm, seed, stage in self.jobs
             if arm in self.core_arms
         }
+
+    def metrics(self, wildcards: Any) -> dict[str, str]:
+        """Every pretraining job's learning curve, keyed `arm/seed/stage`."""
+        return self.core_outputs("metrics.jsonl")
+
+    def loss_table_inputs(self, wildcards: Any) -> dict[str, Any]:
+        """Every pretraining job's manifest (keyed `arm/seed/stage`) and each stage's shards manifest."""
+        shards = [f"results/shards/{stage}/manifest.json" for stage in stage_names(self.config)]
+        return {**self.core_outputs("manifest.json"), "shards": shards}
+
+    def eval_max_blocks(self, wildcards: Any) -> int:
+        """The validation blocks every pretraining job evaluates on (the unigram reference reads the same)."""
+        return int(self.config["pretrain"]["eval_max_blocks"])

@@ -86,6 +86,13 @@ ARTIFACTS: tuple[Artifact, ...] = (
         TRAINING_SECTIONS,
     ),
     Artifact(
+        "pretrain_losses",
+        "Pretraining's final validation loss beside the unigram reference of its shards",
+        ("results/tables/pretrain_losses",),
+        TABLE_SUFFIXES,
+        TRAINING_SECTIONS,
+    ),
+    Artifact(
         "llm2vec",
         "LLM2Vec's MNTP and SimCSE for decoders: Table 1 with their rows, and the paired comparisons",
         ("results/tables/table1_llm2vec", "results/tables/table1_llm2vec_paired"),
