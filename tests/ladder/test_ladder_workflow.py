@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-SIZES = ["demo-tiny", "demo-small"]
+SIZES = ["demo-tiny", "jmini-tiny"]
 
 
 def ladder_config(repo_root: Path) -> dict:
