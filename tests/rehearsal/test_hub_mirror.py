@@ -50,3 +50,7 @@ def test_a_benchmark_task_reads_only_its_data_from_the_mirror(tmp_path, monkeypa
     task = resolve_task({"name": "JSTS", "benchmark": "JMTEB(v2)", "split": "test"}, seed=0)
     assert task.metadata.dataset["path"] == str(tmp_path / "mteb" / "JSTS")
     assert task.metadata.dataset["revision"] and task.metadata.name == "JSTS" and task.eval_splits == ["validation"]
+    import mteb
+
+    shared = next(t for t in mteb.get_benchmark("JMTEB(v2)").tasks if t.metadata.name == "JSTS")
+    assert shared.metadata.dataset["path"] != task.metadata.dataset["path"]  # mteb's own object is untouched

@@ -8,6 +8,7 @@ can list tasks without importing mteb unless a benchmark is configured.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -60,7 +61,8 @@ def resolve_task(entry: Mapping[str, Any], seed: int) -> Any:
     tasks = [t for t in mteb.get_benchmark(entry["benchmark"]).tasks if t.metadata.name == entry["name"]]
     if not tasks:
         raise ConfigError(f"config key 'evaluate.benchmark': '{entry['benchmark']}' has no task '{entry['name']}'")
-    task = mirrored(tasks[0])
+    # A copy: mteb's benchmark objects are shared in the process, and the mirror and split change this one.
+    task = mirrored(copy.deepcopy(tasks[0]))
     # JMTEB reports the test split; mteb also scores validation splits where a task has them.
     split = entry.get("split")
     if split and split in task.eval_splits and len(task.eval_splits) > 1:
