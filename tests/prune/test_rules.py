@@ -143,7 +143,7 @@ def test_the_proposed_paper_section_validates_and_passes_the_checks(repo_root, t
     fragment = yaml.safe_load((HERE / "paper_prune.yaml").read_text(encoding="utf-8"))["prune"]
     config["prune"] = validated_prune(fragment, tmp_path)
     rules = prune_rules(config)
-    assert rules.ks == [6, 12] and sorted(rules.arms) == sorted(arm_names(config))
+    assert rules.ks == [6, 12] and sorted(rules.arms) == sorted(arm_names(config, None, every=False))
     assert rules.calibration_files(None) == []  # hub data: no local input
     assert len(rules.score_rows()) == len(rules.seeds) * len(rules.arms) * 28 * (1 + 2 * 2)  # JMTEB(v2)'s 28 tasks
 

@@ -171,3 +171,20 @@ def test_an_arm_without_a_size_to_follow_is_named(demo_raw):
 
     msg = _error(demo_raw, no_size)
     assert "decoder_mntp" in msg and "no size" in msg
+
+
+def reversed_keys(value):
+    if isinstance(value, dict):
+        return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+    if isinstance(value, list):
+        return [reversed_keys(item) for item in value]
+    return value
+
+
+def test_the_order_of_keys_in_a_config_file_changes_no_param(demo_raw):
+    """Snakemake compares params by repr, which follows a dict's key order: after validation every
+    mapping is in one order, so reordering a YAML file reruns nothing (lists keep their order)."""
+    original = validate_config(copy.deepcopy(demo_raw))
+    reordered = validate_config(reversed_keys(copy.deepcopy(demo_raw)))
+    assert repr(reordered) == repr(original)
+    assert [a["name"] for a in reordered["arms"]] == [a["name"] for a in demo_raw["arms"]]

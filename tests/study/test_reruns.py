@@ -126,26 +126,6 @@ def test_intervals_and_thread_counts_rerun_nothing(trained):
     assert planned(trained, config, f"{WSL}/manifest.json") == {}
 
 
-def reversed_keys(value):
-    if isinstance(value, dict):
-        return {key: reversed_keys(value[key]) for key in reversed(list(value))}
-    if isinstance(value, list):
-        return [reversed_keys(item) for item in value]
-    return value
-
-
-@pytest.mark.slow
-def test_reordering_keys_in_the_config_file_reruns_nothing(trained):
-    config = tiny_demo(**{"embed.stages.0.learning_rate": 5.0e-4, "pretrain.stages.1.learning_rate": 1.0e-3})
-    configfile = trained / "reordered.yaml"
-    configfile.write_text(yaml.safe_dump(reversed_keys(config), sort_keys=False, allow_unicode=True), encoding="utf-8")
-    snakefile = ["-s", str(REPO / "Snakefile"), "--directory", str(trained), "--configfile", str(configfile)]
-    cmd = [sys.executable, "-m", "snakemake", *snakefile, "-n", "--quiet", "rules", f"{WSL}/manifest.json"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert not re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.MULTILINE), proc.stdout
-
-
 # ------------------------------------------------------------------------------ bad input
 
 
