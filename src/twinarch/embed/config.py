@@ -233,6 +233,28 @@ def data_fragment(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     return {k: entry[k] for k in DATA_KEYS if k in entry}
 
 
+def contrastive_job_spec(smk: Any, operational: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec a contrastive training adapter hands `twinarch.embed.run` (or a stage built on it, as
+    pruning's recovery) from its Snakemake job: params, inputs, outputs, and the intervals and workers
+    read from the config at run time (`operational`: editing them retrains nothing)."""
+    params = smk.params
+    return {
+        "arm": params.arm,
+        "stage": params.stage,
+        "operational": dict(operational),
+        "seed": params.seed,
+        "device": params.device,
+        "threads": smk.threads,
+        "log_file": smk.log[0],  # workers append to the rule's log
+        "init_model": smk.input.model,
+        "data_dir": smk.input.data,
+        "data_manifest": smk.input.data_manifest,
+        "work_dir": params.work_dir,
+        "out_model": smk.output.model,
+        "out_manifest": smk.output.manifest,
+    }
+
+
 def operational_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     """How one stage's jobs run: checkpoint and logging intervals, data-loader workers."""
     entry = _stage_entry(config, name)
