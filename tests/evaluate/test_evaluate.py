@@ -96,6 +96,38 @@ def test_evaluate_model_writes_the_tidy_row_and_mteb_json(tiny_tokenizer_dir, tm
     assert "config_hash" in row["provenance"]
 
 
+def test_texts_that_several_tasks_read_are_encoded_once_with_the_same_scores(tiny_tokenizer_dir, tmp_path, caplog):
+    model_dir = save_sentence_transformer("llama", tiny_tokenizer_dir, tmp_path / "decoder-ft")
+    first = sts_entry(tmp_path)
+    again = {**first, "name": "LocalSTSAgain"}  # the same pairs under another task
+    kwargs = dict(arm="decoder", replicate=0, stage="ft", device=None, seed=0)
+
+    def score(entries, settings, folder):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="mteb.models.cache_wrappers.cache_wrapper"):
+            rows = evaluate_model(
+                model_dir,
+                [tmp_path / folder / f"{e['name']}.json" for e in entries],
+                entries=entries,
+                settings=settings,
+                cache_dir=tmp_path / folder / "mteb",
+                **kwargs,
+            )
+        encodes = [r.getMessage() for r in caplog.records if r.getMessage().startswith(("Encoding", "All items"))]
+        return rows, encodes
+
+    (alone,), _ = score([first], SETTINGS, "alone")
+    (shared, repeat), messages = score([first, again], SETTINGS, "shared")
+    # The first task encodes its 80 sentences; the second finds every one of them in the job's cache.
+    assert messages == ["Encoding 40 new items", "Encoding 40 new items", *["All items found in cache"] * 2]
+    assert shared["jmteb_score"] == pytest.approx(alone["jmteb_score"], abs=1e-6)
+    assert repeat["jmteb_score"] == pytest.approx(alone["jmteb_score"], abs=1e-6)
+    assert not list((tmp_path / "shared" / "mteb").glob("embeddings-*"))  # the cache lives for the job only
+    # With prefixes a prompt may depend on the task, so nothing is shared.
+    _, messages = score([first, again], {**SETTINGS, "prefixes": {"query": "q: ", "document": "d: "}}, "prefixed")
+    assert messages == []
+
+
 def test_nan_embeddings_stop_naming_the_arm_and_task(tiny_tokenizer_dir, tmp_path):
     model_dir = save_sentence_transformer("llama", tiny_tokenizer_dir, tmp_path / "decoder-ft", nan=True)
     with pytest.raises(

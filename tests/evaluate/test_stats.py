@@ -9,6 +9,7 @@ from sklearn.metrics import f1_score
 
 from twinarch.evaluate.stats import (
     across_seeds,
+    bootstrap_p,
     compare,
     estimate,
     example_replicates,
@@ -128,6 +129,15 @@ def test_clustering_uses_mteb_replicates_and_a_paired_bootstrap_p_value():
     assert result.test == "paired bootstrap" and result.low > 0
     # Every resample favours A: the smallest p the resamples resolve, never 0.
     assert result.p_value == pytest.approx(2 / (len(ea.replicates) + 1))
+
+
+def test_the_bootstrap_p_value_is_the_share_beyond_zero_on_the_smaller_side():
+    # 3 of 999 resamples at or below 0: p = 2 (3 + 1) / 1000; a centred distribution gives p near 1.
+    shifted = np.concatenate([np.full(996, 0.1), [-0.1, -0.2, 0.0]])
+    assert bootstrap_p(shifted) == pytest.approx(2 * 4 / 1000)
+    centred = np.random.default_rng(0).normal(0.0, 1.0, 999)
+    assert bootstrap_p(centred) > 0.8
+    assert bootstrap_p(np.array([np.nan, 1.0, 2.0])) == pytest.approx(2 / 3)
 
 
 def test_holm_is_statsmodels_holm():

@@ -124,6 +124,31 @@ class FiniteEmbeddings:
         return self.encoder.similarity_pairwise(embeddings1, embeddings2)
 
 
+def shared_across_tasks(encoder: Any, cache_dir: str | Path) -> Any:
+    """`encoder` behind mteb's own embedding cache, shared by every task of the job: a text that
+    several tasks read is encoded once (JaQuAD's passages are both a retrieval corpus and the
+    reranking candidates; livedoor's held-out articles are clustered and classified). mteb keys its
+    cache by task; here one key serves all tasks, which is right only when no prompt depends on the
+    task (the caller's check), and only within one model, so `cache_dir` must live for one job.
+    The cache is mteb's (vectors memory-mapped on disk, so a paper-scale corpus does not have to
+    fit in memory); only the key is ours."""
+    import warnings
+
+    from mteb.models.cache_wrappers import CachedEmbeddingWrapper
+
+    # A text repeated within one encode call (STS sentences recur) is stored twice with the same
+    # vector, and mteb warns of a "hash collision or duplicate" each time: benign here, and it would
+    # fill the job's log (sha-256 collisions aside, a duplicate is all it can be).
+    warnings.filterwarnings("ignore", message="Hash collision or duplicate item")
+    logging.getLogger("mteb.models.cache_wrappers.cache_backends.numpy_cache").setLevel(logging.ERROR)
+
+    class SharedCache(CachedEmbeddingWrapper):
+        def _get_or_create_cache(self, task_name: str, prompt_type: Any, encode_kwargs: Any = None) -> Any:
+            return super()._get_or_create_cache("all-tasks", prompt_type, encode_kwargs)
+
+    return SharedCache(encoder, cache_dir)
+
+
 def load_embedder(
     model_dir: str | Path,
     *,
@@ -131,8 +156,11 @@ def load_embedder(
     stage: str,
     settings: EvaluateSettings,
     device: Mapping[str, Any] | None = None,
+    shared_cache: str | Path | None = None,
 ) -> FiniteEmbeddings:
-    """The SentenceTransformer dir as an mteb encoder, on this machine's device, dtype and kernel."""
+    """The SentenceTransformer dir as an mteb encoder, on this machine's device, dtype and kernel;
+    with `shared_cache` (a directory for this job only) and no prefixes, each distinct text is
+    encoded once across the job's tasks."""
     from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
     from sentence_transformers import SentenceTransformer
 
@@ -149,14 +177,16 @@ def load_embedder(
         model.max_seq_length = settings.max_seq_length
     model.model_card_data.model_name = model_name(arm, stage)
     wrapper = SentenceTransformerEncoderWrapper(model, model_prompts=dict(settings.prefixes) or None)
+    share = shared_cache is not None and not settings.prefixes
     log.info(
-        "loaded %s as %s (max_seq_length %s, %s)",
+        "loaded %s as %s (max_seq_length %s, %s; texts shared across tasks encoded once: %s)",
         model_dir,
         model_name(arm, stage),
         model.max_seq_length,
         dev.as_dict(),
+        share,
     )
-    return FiniteEmbeddings(wrapper, arm=arm, stage=stage)
+    return FiniteEmbeddings(shared_across_tasks(wrapper, shared_cache) if share else wrapper, arm=arm, stage=stage)
 
 
 def run_task(encoder: Any, task: Any, *, cache_dir: str | Path, batch_size: int) -> Any:
@@ -268,6 +298,8 @@ def evaluate_model(
     """Score `model_dir` on every task of `entries`, loaded once; each task's tidy row goes to the
     matching `row_paths` entry, its per-example scores beside it, mteb's JSON to `cache_dir`.
     Every task's data is read (and checked) before the model is loaded."""
+    import tempfile
+
     import torch
     from transformers import set_seed
 
@@ -276,17 +308,12 @@ def evaluate_model(
         torch.set_num_threads(threads)
     evaluate_settings = EvaluateSettings(**settings)
     tasks = [resolve_task(entry, seed) for entry in entries]
-    encoder = load_embedder(model_dir, arm=arm, stage=stage, settings=evaluate_settings, device=device)
-    rows = []
-    for task, entry, out_path in zip(tasks, entries, row_paths, strict=True):
-        fragment = {
-            "task": dict(entry),
-            "evaluate": dict(settings),
-            "arm": arm,
-            "stage": stage,
-            "model": str(model_dir),
-        }
-        rows.append(
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir, prefix="embeddings-") as shared:
+        encoder = load_embedder(
+            model_dir, arm=arm, stage=stage, settings=evaluate_settings, device=device, shared_cache=shared
+        )
+        return [
             score_and_write(
                 encoder,
                 task,
@@ -297,10 +324,16 @@ def evaluate_model(
                 entry=entry,
                 batch_size=evaluate_settings.batch_size,
                 cache_dir=cache_dir,
-                fragment=fragment,
+                fragment={
+                    "task": dict(entry),
+                    "evaluate": dict(settings),
+                    "arm": arm,
+                    "stage": stage,
+                    "model": str(model_dir),
+                },
             )
-        )
-    return rows
+            for task, entry, out_path in zip(tasks, entries, row_paths, strict=True)
+        ]
 
 
 def evaluate_baseline(

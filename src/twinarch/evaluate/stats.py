@@ -183,6 +183,16 @@ def average(estimates: Sequence[TaskEstimate]) -> TaskEstimate:
 # Paired comparisons
 
 
+def bootstrap_p(differences: np.ndarray) -> float:
+    """Two-sided p-value of a paired bootstrap distribution of A - B: twice the smaller share of
+    replicates on either side of zero (the test the percentile interval inverts), counted with the
+    observed ordering included ((k + 1) / (n + 1)) so that it is never 0: with n resamples nothing
+    below 2 / (n + 1) is resolved. Two-level replicates carry the seed-to-seed variation too."""
+    finite = differences[np.isfinite(differences)]
+    tail_count = min(int(np.sum(finite <= 0)), int(np.sum(finite >= 0)))
+    return min(1.0, 2 * (tail_count + 1) / (finite.size + 1))
+
+
 @dataclass(frozen=True)
 class Comparison:
     difference: float
@@ -238,16 +248,10 @@ def compare(
     """A - B on one task: the difference of seed means, its paired two-level bootstrap interval, and
     the permutation p-value (clustering: the paired bootstrap's)."""
     diff = estimate_a.replicates - estimate_b.replicates
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = (float(x) for x in np.nanpercentile(diff, [tail, 100 - tail]))
+    low, high = TaskEstimate(0.0, diff, ()).interval()
     kind = a[0]["kind"]
     if kind == "replicates":
-        # Two-sided bootstrap p, counted with the observed ordering included ((k + 1) / (n + 1)), so
-        # that it is never 0: with n resamples nothing below 2 / (n + 1) is resolved.
-        finite = diff[np.isfinite(diff)]
-        tail_count = min(int(np.sum(finite <= 0)), int(np.sum(finite >= 0)))
-        p = min(1.0, 2 * (tail_count + 1) / (finite.size + 1))
-        return Comparison(estimate_a.point - estimate_b.point, low, high, p, "paired bootstrap")
+        return Comparison(estimate_a.point - estimate_b.point, low, high, bootstrap_p(diff), "paired bootstrap")
     p_values = []
     for i, subset in enumerate(a[0]["subsets"]):
         arrays_a = [unit_arrays(kind, ex["subsets"][i]) for ex in a]
