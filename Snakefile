@@ -84,6 +84,12 @@ rule pretrain_losses:
         STUDY.artifact_files("pretrain_losses"),
 
 
+# The pruning study's own name (`studies: [pruning]`); its stage target is `prune`.
+rule pruning:
+    input:
+        STUDY.artifact_files("pruning"),
+
+
 rule all:
     default_target: True
     input:

@@ -114,6 +114,25 @@ def test_a_shifted_system_is_found_with_its_interval_excluding_zero():
     assert result.low > 0 and result.p_value < 0.01
 
 
+def test_the_sts_test_swaps_ranks_so_a_models_similarity_scale_does_not_matter():
+    # Two models' cosine similarities live on different scales (one spread over [-1, 1], one packed
+    # near 0.9). Spearman ignores scale, and so must its paired test: squeezing B's similarities into
+    # [0.9, 0.901] changes neither the difference nor the p-value, and the better model is found.
+    rng = np.random.default_rng(5)
+    gold = rng.normal(size=150)
+    a = pairs(gold + 0.8 * rng.normal(size=150), gold)
+    raw_b = gold + 2.0 * rng.normal(size=150)
+    b = pairs(raw_b, gold)
+    squeezed = pairs(0.9 + 0.001 * (raw_b - raw_b.min()) / np.ptp(raw_b), gold)
+    results = [
+        compare("S", [a], [other], estimate("S", [a], 500, 0), estimate("S", [other], 500, 0), 1000, 0)
+        for other in (b, squeezed)
+    ]
+    assert results[0].difference == pytest.approx(results[1].difference)
+    assert results[0].p_value == pytest.approx(results[1].p_value)
+    assert results[0].p_value < 0.01
+
+
 def test_clustering_uses_mteb_replicates_and_a_paired_bootstrap_p_value():
     a = {
         "kind": "replicates",

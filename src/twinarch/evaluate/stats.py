@@ -12,8 +12,8 @@ pointing into the two arms' stacked arrays).
   scipy does not compose: the seed level is the few lines of `across_seeds`, the only resampling
   written here.
 - Paired tests: scipy.stats.permutation_test swaps the two arms' predictions example by example
-  (the sign flip of a paired difference; for non-decomposable metrics such as Spearman, the swap of
-  whole predictions), jointly for every seed; p-values are Holm-corrected across tasks with
+  (the sign flip of a paired difference; for non-decomposable metrics, the swap of whole
+  predictions: labels for macro-F1, within-arm ranks for Spearman), jointly for every seed; p-values are Holm-corrected across tasks with
   statsmodels. Clustering has no per-document unit to swap (V-measure scores a partition): its
   intervals use mteb's own bootstrap replicates and its p-value is the paired bootstrap's.
 """
@@ -215,6 +215,12 @@ def paired_permutation_p(
     shared, last)."""
     function = STATISTICS[kind]
     n = arrays_a[0][-1].shape[-1]
+    if kind == "pairs":
+        # Spearman reads each arm's similarities through their ranks only, and two models' cosine
+        # similarities live on different scales: swapping raw values would mix the scales and blur
+        # the null distribution, so the swap exchanges ranks (same 1..n range for every arm).
+        arrays_a = [(stats.rankdata(a[0]), *a[1:]) for a in arrays_a]
+        arrays_b = [(stats.rankdata(b[0]), *b[1:]) for b in arrays_b]
     gold = [] if kind == "per_query" else [arrays_a[0][-1]]
     stacked = [np.concatenate([a[0], b[0]], axis=-1) for a, b in zip(arrays_a, arrays_b, strict=True)]
     gold_stacked = [np.concatenate([g, g], axis=-1) for g in gold]
