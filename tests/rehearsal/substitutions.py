@@ -61,6 +61,19 @@ SUBSTITUTED = (
     "evaluate.batch_size",
     "evaluate.benchmark_tasks",
     "resources",
+    # The opt-in studies are not in the rehearsal's `all`, but their sections are checked against
+    # the toy sizes at parse time: LLM2Vec's windows must fit the stage-2 blocks, k the layers.
+    "llm2vec.steps.*.seq_len",
+    "llm2vec.steps.*.max_steps",
+    "llm2vec.steps.*.per_device_batch_size",
+    "llm2vec.steps.*.max_sentences",
+    "llm2vec.steps.*.max_seq_length",
+    "prune.ks",
+    "prune.calibration.texts.*.max_rows",
+    "prune.calibration.max_length",
+    "prune.recovery.max_seq_length",
+    "prune.recovery.per_device_batch_size",
+    "prune.recovery.mini_batch_size",
 )
 
 
@@ -93,6 +106,20 @@ def rehearsal_config(paper: dict[str, Any], mirror: Path) -> dict[str, Any]:
     config["quality"].update(batch_size=8, max_seq_length=64)
     config["evaluate"].update(batch_size=16, benchmark_tasks=BENCHMARK_TASKS)
     config["resources"] = {"default": {"cpus_per_task": 1, "mem_mb": 2000, "runtime": 15}}
+    for step in config.get("llm2vec", {}).get("steps", []):
+        step.update(max_steps=OPTIMIZER_STEPS, per_device_batch_size=2)
+        if step["kind"] == "mntp":
+            step["seq_len"] = PRETRAIN_SEQ_LENS[-1]
+        else:
+            step.update(max_sentences=64, max_seq_length=32)
+    if "prune" in config:
+        prune = config["prune"]
+        prune["ks"] = [1]  # of the toy models' two layers
+        for source in prune["calibration"]["texts"]:
+            source["max_rows"] = 8
+        prune["calibration"]["max_length"] = 32
+        recovery = prune["recovery"]
+        recovery.update(max_seq_length=recovery["max_seq_length"] // 8, per_device_batch_size=4, mini_batch_size=2)
     return config
 
 
