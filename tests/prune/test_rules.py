@@ -138,10 +138,8 @@ def test_scoring_only_recovered_models_on_request(demo):
     assert rules.display_names(None) == {"encoder": "Sentence-ModernBERT (demo)"}
 
 
-def test_the_proposed_paper_section_validates_and_passes_the_checks(repo_root, tmp_path):
+def test_the_paper_section_validates_and_passes_the_checks(repo_root):
     config = load_config(repo_root / "config" / "paper.yaml")
-    fragment = yaml.safe_load((HERE / "paper_prune.yaml").read_text(encoding="utf-8"))["prune"]
-    config["prune"] = validated_prune(fragment, tmp_path)
     rules = prune_rules(config)
     assert rules.ks == [6, 12] and sorted(rules.arms) == sorted(arm_names(config, None, every=False))
     assert rules.calibration_files(None) == []  # hub data: no local input

@@ -43,7 +43,8 @@ def code(cell: str) -> str:
 
 
 def lookup(config: dict[str, Any], key: str) -> Any:
-    """`pretrain.stages[stage1].seq_len`: mappings by key, lists of named entries by `[name]`."""
+    """`pretrain.stages[stage1].seq_len`: mappings by key, lists of named entries by `[name]`, of
+    unnamed ones by `[index]`."""
     value: Any = config
     for part in key.split("."):
         match = KEY_PART.fullmatch(part)
@@ -51,7 +52,7 @@ def lookup(config: dict[str, Any], key: str) -> Any:
         name, entry = match.groups()
         value = value[name]
         if entry is not None:
-            value = next(item for item in value if item["name"] == entry)
+            value = value[int(entry)] if entry.isdigit() else next(item for item in value if item["name"] == entry)
     return value
 
 
