@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -12,6 +13,8 @@ from twinarch.evaluate.config import examples_path
 from twinarch.evaluate.table1 import AVG, load_rows
 from twinarch.prune.config import VARIANTS, pruned_stage
 from twinarch.prune.report import (
+    CHANGE,
+    CHANGE_P,
     KEPT,
     PARAMS,
     RETRIEVAL,
@@ -97,6 +100,12 @@ def test_the_table_has_a_row_per_arm_and_k_with_table1_scores_sizes_and_speedups
     low, high = intervals[AVG][2]
     assert 100 * (0.7 - 0.2) - 1e-6 <= low <= encoder_k2[AVG] <= high <= 100 * (0.72 - 0.2) + 1e-6
     assert len(intervals[RETRIEVAL]) == len(table)
+    # The change against the unpruned model, paired: every query of a seed moves alike, so the
+    # interval is narrower than either model's own, and it excludes 0.
+    assert encoder_k2[CHANGE] == pytest.approx(-20.0)
+    low, high = intervals[CHANGE][2]
+    assert low == pytest.approx(-20.0) == high and high - low < intervals[AVG][2][1] - intervals[AVG][2][0]
+    assert encoder_k2[CHANGE_P] <= 2 / 201 and np.isnan(unpruned[CHANGE_P]) and intervals[CHANGE][3] is None
 
 
 def test_a_missing_k_is_named(inputs):

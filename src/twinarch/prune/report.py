@@ -22,7 +22,7 @@ from matplotlib.ticker import MaxNLocator
 from twinarch.core.io import DataError, read_json, read_records
 from twinarch.core.plotting import arm_color, figure_legend, new_figure, save_figure
 from twinarch.core.tables import write_table
-from twinarch.evaluate.stats import DEFAULT_RESAMPLES
+from twinarch.evaluate.stats import DEFAULT_RESAMPLES, TaskEstimate, bootstrap_p
 from twinarch.evaluate.table1 import AVG, SCALE, arm_estimates, interval_note, load_rows, table_cells
 from twinarch.prune.config import DROPPED, RECOVERED, pruned_stage
 
@@ -39,6 +39,9 @@ SCORE_COLUMNS = {
     (DROPPED, AVG): f"{AVG}, no recovery",
     (DROPPED, RETRIEVAL): f"{RETRIEVAL}, no recovery",
 }
+# The recovered model's Avg minus its unpruned model's, with the paired interval and p-value.
+CHANGE = f"{AVG} - unpruned"
+CHANGE_P = f"p ({CHANGE})"
 
 
 # ----------------------------------------------------------------------------- importance by layer
@@ -111,7 +114,7 @@ def tradeoff_frame(
                 SPEEDUP: float(speed[k] / speed[0]),
             }
             for variant in variants:
-                stage = pruned_stage(from_stage, k, variant) if k else from_stage
+                stage = stage_of(from_stage, k, variant)
                 if stage not in cells:
                     cells[stage] = stage_cells(rows, stage, n_resamples, seed)
                 arm_cells = cells[stage].get(arm)
@@ -122,10 +125,24 @@ def tradeoff_frame(
                     entry[column] = math.nan if value is None else SCALE * value.point
                     span = None if value is None else tuple(SCALE * x for x in value.interval())
                     intervals.setdefault(column, []).append(span)
+            # Paired by construction: every model's replicates share the example and seed draws.
+            unpruned, recovered = cells[from_stage][arm][AVG], cells[stage_of(from_stage, k, RECOVERED)][arm][AVG]
+            change = recovered.replicates - unpruned.replicates
+            entry[CHANGE] = SCALE * (recovered.point - unpruned.point)
+            entry[CHANGE_P] = bootstrap_p(change) if k else math.nan
+            low, high = TaskEstimate(0.0, change, ()).interval()
+            intervals.setdefault(CHANGE, []).append((SCALE * low, SCALE * high) if k else None)
             table.append(entry)
     frame = pd.DataFrame(table)
     columns = [c for c in SCORE_COLUMNS.values() if c in frame]
-    return frame[[MODEL, K, PARAMS, KEPT, SPEEDUP, *columns]], {c: intervals[c] for c in columns}
+    return frame[[MODEL, K, PARAMS, KEPT, SPEEDUP, *columns, CHANGE, CHANGE_P]], {
+        c: intervals[c] for c in (*columns, CHANGE)
+    }
+
+
+def stage_of(from_stage: str, k: int, variant: str) -> str:
+    """The evaluation stage of an arm's model with k MLPs dropped (k = 0: the unpruned one)."""
+    return pruned_stage(from_stage, k, variant) if k else from_stage
 
 
 def make_tradeoff_table(
@@ -160,6 +177,8 @@ def make_tradeoff_table(
         f"{SPEEDUP}: encode throughput relative to the arm's unpruned model (k = 0), timed in one job.",
         f"{AVG} and {RETRIEVAL}: Table 1's mean over all datasets and its retrieval mean in JMTEB's metrics.",
         interval_note(rows, n_resamples),
+        f"{CHANGE}: the recovered model's {AVG} minus the unpruned model's, with its paired 95% interval (the same "
+        "resamples of seeds and examples for both) and the paired bootstrap's two-sided p.",
     ]
     # Nothing in bold: the best score of a column is always an unpruned model's, the best speed a
     # most-pruned one's; the comparison the table is for runs along each arm's rows.
