@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def score(model: Path, entries: list, settings: dict, folder: Path, shared: bool) -> tuple[float, dict[str, float]]:
     """Seconds of one scoring job and its JMTEB score per task; `shared=False` is the per-task baseline."""
-    baseline = mock.patch.object(scoring, "shared_across_tasks", side_effect=lambda encoder, _: encoder)
+    baseline = mock.patch.object(scoring, "SharedEmbeddings", side_effect=lambda encoder: encoder)
     start = time.perf_counter()
     with contextlib.nullcontext() if shared else baseline:
         rows = scoring.evaluate_model(
@@ -72,6 +72,8 @@ def main() -> None:
                 times[shared].append(seconds)
                 print(f"repeat {repeat}: {'shared cache' if shared else 'per task'}: {seconds:.1f} s", flush=True)
     with_cache, without = statistics.median(times[True]), statistics.median(times[False])
+    for task in scores[True]:
+        print(f"{task:32s} shared {scores[True][task]:.5f} per task {scores[False][task]:.5f}")
     worst = max(abs(scores[True][task] - scores[False][task]) for task in scores[True])
     print(f"{len(entries)} tasks, model {args.model}, one thread")
     print(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from tiny_models import save_tiny_pretrained
@@ -96,36 +98,65 @@ def test_evaluate_model_writes_the_tidy_row_and_mteb_json(tiny_tokenizer_dir, tm
     assert "config_hash" in row["provenance"]
 
 
+def search_entries(tmp_path: Path, n: int = 24) -> list[dict]:
+    """A retrieval and a reranking task over one corpus whose documents have titles (mteb joins a
+    document's title to its text before encoding)."""
+    passages = [{"pid": f"p{i}", "title": f"題{i % 5}", "text": f"本文{i}は{i % 3}です"} for i in range(n)]
+    queries = [
+        {"qid": f"q{i}", "pid": f"p{i}", "question": f"{i}は何か", "negs": [f"p{(i + k) % n}" for k in (1, 2)]}
+        for i in range(n)
+    ]
+    for name, rows in (("passages", passages), ("queries", queries)):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    common = {
+        "path": str(tmp_path / "queries.jsonl"),
+        "corpus": str(tmp_path / "passages.jsonl"),
+        "corpus_columns": {"id": "pid", "text": "text", "title": "title"},
+    }
+    columns = {"id": "qid", "text": "question", "positive": "pid"}
+    return [
+        {"name": "LocalRetrieval", "type": "retrieval", "columns": columns, **common},
+        {"name": "LocalReranking", "type": "reranking", "columns": {**columns, "negatives": "negs"}, **common},
+    ]
+
+
 def test_texts_that_several_tasks_read_are_encoded_once_with_the_same_scores(tiny_tokenizer_dir, tmp_path, caplog):
     model_dir = save_sentence_transformer("llama", tiny_tokenizer_dir, tmp_path / "decoder-ft")
     first = sts_entry(tmp_path)
-    again = {**first, "name": "LocalSTSAgain"}  # the same pairs under another task
-    kwargs = dict(arm="decoder", replicate=0, stage="ft", device=None, seed=0)
+    entries = [first, {**first, "name": "LocalSTSAgain"}, *search_entries(tmp_path)]
 
-    def score(entries, settings, folder):
+    def score(folder, settings=SETTINGS, shared=True):
         caplog.clear()
-        with caplog.at_level("INFO", logger="mteb.models.cache_wrappers.cache_wrapper"):
+        unshared = mock.patch("twinarch.evaluate.scoring.SharedEmbeddings", side_effect=lambda encoder: encoder)
+        with contextlib.nullcontext() if shared else unshared, caplog.at_level("INFO", "twinarch.evaluate.scoring"):
             rows = evaluate_model(
                 model_dir,
                 [tmp_path / folder / f"{e['name']}.json" for e in entries],
+                arm="decoder",
+                replicate=0,
+                stage="ft",
                 entries=entries,
                 settings=settings,
+                device=None,
+                seed=0,
                 cache_dir=tmp_path / folder / "mteb",
-                **kwargs,
             )
-        encodes = [r.getMessage() for r in caplog.records if r.getMessage().startswith(("Encoding", "All items"))]
-        return rows, encodes
+        reuse = [r.getMessage() for r in caplog.records if "from earlier tasks" in r.getMessage()]
+        return {r["task"]: r["jmteb_score"] for r in rows}, reuse
 
-    (alone,), _ = score([first], SETTINGS, "alone")
-    (shared, repeat), messages = score([first, again], SETTINGS, "shared")
-    # The first task encodes its 80 sentences; the second finds every one of them in the job's cache.
-    assert messages == ["Encoding 40 new items", "Encoding 40 new items", *["All items found in cache"] * 2]
-    assert shared["jmteb_score"] == pytest.approx(alone["jmteb_score"], abs=1e-6)
-    assert repeat["jmteb_score"] == pytest.approx(alone["jmteb_score"], abs=1e-6)
-    assert not list((tmp_path / "shared" / "mteb").glob("embeddings-*"))  # the cache lives for the job only
+    shared, reuse = score("shared")
+    alone, _ = score("alone", shared=False)
+    # The same scores whether a text is encoded for its task or taken from an earlier one: the
+    # reranking candidates are the retrieval corpus's documents, read with their titles as mteb reads them.
+    assert shared == pytest.approx(alone, abs=1e-6)
+    assert "LocalSTSAgain (None): 40 texts, 0 encoded, 40 from earlier tasks" in reuse
+    assert any(
+        m.startswith("LocalReranking (document)") and m.endswith(" 0 encoded, 24 from earlier tasks") for m in reuse
+    )
     # With prefixes a prompt may depend on the task, so nothing is shared.
-    _, messages = score([first, again], {**SETTINGS, "prefixes": {"query": "q: ", "document": "d: "}}, "prefixed")
-    assert messages == []
+    _, reuse = score("prefixed", {**SETTINGS, "prefixes": {"query": "q: ", "document": "d: "}})
+    assert reuse == []
 
 
 def test_nan_embeddings_stop_naming_the_arm_and_task(tiny_tokenizer_dir, tmp_path):

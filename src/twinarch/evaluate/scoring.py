@@ -124,29 +124,83 @@ class FiniteEmbeddings:
         return self.encoder.similarity_pairwise(embeddings1, embeddings2)
 
 
-def shared_across_tasks(encoder: Any, cache_dir: str | Path) -> Any:
-    """`encoder` behind mteb's own embedding cache, shared by every task of the job: a text that
-    several tasks read is encoded once (JaQuAD's passages are both a retrieval corpus and the
-    reranking candidates; livedoor's held-out articles are clustered and classified). mteb keys its
-    cache by task; here one key serves all tasks, which is right only when no prompt depends on the
-    task (the caller's check), and only within one model, so `cache_dir` must live for one job.
-    The cache is mteb's (vectors memory-mapped on disk, so a paper-scale corpus does not have to
-    fit in memory); only the key is ours."""
-    import warnings
+class SharedEmbeddings:
+    """An mteb encoder that encodes each distinct text once per job, across the job's tasks: a text
+    that several tasks read is embedded once (JaQuAD's passages are both a retrieval corpus and the
+    reranking candidates; livedoor's held-out articles are clustered and classified), about a quarter
+    of a jmini scoring job (benchmarks/bench_scoring.py).
 
-    from mteb.models.cache_wrappers import CachedEmbeddingWrapper
+    Keyed by (prompt type, text as the model reads it), which is right only when no prompt depends on
+    the task (the caller's check) and only within one model: an instance lives for one job. Texts
+    not seen yet are re-batched from the rows mteb already prepared, with the dataloader's own
+    collate function, so the model reads exactly what it would have read. Hand-written because
+    mteb's CachedEmbeddingWrapper keys its cache by task, and prepares the rows it re-batches a
+    second time (a retrieval document gets its title joined twice: NIILC's nDCG@10 moved by 7
+    points in the benchmark). Vectors are kept up to `max_floats` (1 GiB of float32 by default),
+    then new texts are encoded without being kept.
+    """
 
-    # A text repeated within one encode call (STS sentences recur) is stored twice with the same
-    # vector, and mteb warns of a "hash collision or duplicate" each time: benign here, and it would
-    # fill the job's log (sha-256 collisions aside, a duplicate is all it can be).
-    warnings.filterwarnings("ignore", message="Hash collision or duplicate item")
-    logging.getLogger("mteb.models.cache_wrappers.cache_backends.numpy_cache").setLevel(logging.ERROR)
+    def __init__(self, encoder: Any, max_floats: int = 1 << 28) -> None:
+        self.encoder = encoder
+        self.mteb_model_meta = encoder.mteb_model_meta
+        self.max_floats = max_floats
+        self.vectors: dict[tuple[Any, str], Any] = {}
+        self.floats = 0
 
-    class SharedCache(CachedEmbeddingWrapper):
-        def _get_or_create_cache(self, task_name: str, prompt_type: Any, encode_kwargs: Any = None) -> Any:
-            return super()._get_or_create_cache("all-tasks", prompt_type, encode_kwargs)
+    def encode(
+        self,
+        inputs: Any,
+        *,
+        task_metadata: Any,
+        hf_split: str,
+        hf_subset: str,
+        prompt_type: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        import numpy as np
+        import torch
+        from torch.utils.data import DataLoader
 
-    return SharedCache(encoder, cache_dir)
+        call = dict(task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset, prompt_type=prompt_type)
+        dataset = inputs.dataset
+        if "text" not in getattr(dataset, "column_names", ()):
+            return self.encoder.encode(inputs, **call, **kwargs)
+        keys = [(prompt_type, text) for text in dataset["text"]]
+        new: dict[tuple[Any, str], int] = {}
+        for index, key in enumerate(keys):
+            if key not in self.vectors:
+                new.setdefault(key, index)
+        fresh: dict[tuple[Any, str], Any] = {}
+        if new:
+            loader = DataLoader(
+                dataset.select(list(new.values())),
+                batch_size=inputs.batch_size,
+                collate_fn=inputs.collate_fn,
+                shuffle=False,
+            )
+            embedded = self.encoder.encode(loader, **call, **kwargs)
+            if isinstance(embedded, torch.Tensor):
+                embedded = embedded.float().cpu().numpy()
+            fresh = dict(zip(new, np.asarray(embedded), strict=True))
+            for key, vector in fresh.items():
+                if self.floats + vector.size <= self.max_floats:
+                    self.vectors[key] = vector
+                    self.floats += vector.size
+        log.info(
+            "%s (%s): %d texts, %d encoded, %d from earlier tasks",
+            task_metadata.name,
+            prompt_type,
+            len(keys),
+            len(new),
+            len(keys) - sum(1 for key in keys if key in new),
+        )
+        return np.stack([fresh[key] if key in fresh else self.vectors[key] for key in keys])
+
+    def similarity(self, embeddings1: Any, embeddings2: Any) -> Any:
+        return self.encoder.similarity(embeddings1, embeddings2)
+
+    def similarity_pairwise(self, embeddings1: Any, embeddings2: Any) -> Any:
+        return self.encoder.similarity_pairwise(embeddings1, embeddings2)
 
 
 def load_embedder(
@@ -156,11 +210,10 @@ def load_embedder(
     stage: str,
     settings: EvaluateSettings,
     device: Mapping[str, Any] | None = None,
-    shared_cache: str | Path | None = None,
+    share: bool = False,
 ) -> FiniteEmbeddings:
     """The SentenceTransformer dir as an mteb encoder, on this machine's device, dtype and kernel;
-    with `shared_cache` (a directory for this job only) and no prefixes, each distinct text is
-    encoded once across the job's tasks."""
+    with `share` and no prefixes, each distinct text is encoded once across the job's tasks."""
     from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
     from sentence_transformers import SentenceTransformer
 
@@ -177,7 +230,7 @@ def load_embedder(
         model.max_seq_length = settings.max_seq_length
     model.model_card_data.model_name = model_name(arm, stage)
     wrapper = SentenceTransformerEncoderWrapper(model, model_prompts=dict(settings.prefixes) or None)
-    share = shared_cache is not None and not settings.prefixes
+    share = share and not settings.prefixes
     log.info(
         "loaded %s as %s (max_seq_length %s, %s; texts shared across tasks encoded once: %s)",
         model_dir,
@@ -186,7 +239,7 @@ def load_embedder(
         dev.as_dict(),
         share,
     )
-    return FiniteEmbeddings(shared_across_tasks(wrapper, shared_cache) if share else wrapper, arm=arm, stage=stage)
+    return FiniteEmbeddings(SharedEmbeddings(wrapper) if share else wrapper, arm=arm, stage=stage)
 
 
 def run_task(encoder: Any, task: Any, *, cache_dir: str | Path, batch_size: int) -> Any:
@@ -298,8 +351,6 @@ def evaluate_model(
     """Score `model_dir` on every task of `entries`, loaded once; each task's tidy row goes to the
     matching `row_paths` entry, its per-example scores beside it, mteb's JSON to `cache_dir`.
     Every task's data is read (and checked) before the model is loaded."""
-    import tempfile
-
     import torch
     from transformers import set_seed
 
@@ -308,32 +359,28 @@ def evaluate_model(
         torch.set_num_threads(threads)
     evaluate_settings = EvaluateSettings(**settings)
     tasks = [resolve_task(entry, seed) for entry in entries]
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache_dir, prefix="embeddings-") as shared:
-        encoder = load_embedder(
-            model_dir, arm=arm, stage=stage, settings=evaluate_settings, device=device, shared_cache=shared
+    encoder = load_embedder(model_dir, arm=arm, stage=stage, settings=evaluate_settings, device=device, share=True)
+    return [
+        score_and_write(
+            encoder,
+            task,
+            out_path,
+            arm=arm,
+            replicate=replicate,
+            stage=stage,
+            entry=entry,
+            batch_size=evaluate_settings.batch_size,
+            cache_dir=cache_dir,
+            fragment={
+                "task": dict(entry),
+                "evaluate": dict(settings),
+                "arm": arm,
+                "stage": stage,
+                "model": str(model_dir),
+            },
         )
-        return [
-            score_and_write(
-                encoder,
-                task,
-                out_path,
-                arm=arm,
-                replicate=replicate,
-                stage=stage,
-                entry=entry,
-                batch_size=evaluate_settings.batch_size,
-                cache_dir=cache_dir,
-                fragment={
-                    "task": dict(entry),
-                    "evaluate": dict(settings),
-                    "arm": arm,
-                    "stage": stage,
-                    "model": str(model_dir),
-                },
-            )
-            for task, entry, out_path in zip(tasks, entries, row_paths, strict=True)
-        ]
+        for task, entry, out_path in zip(tasks, entries, row_paths, strict=True)
+    ]
 
 
 def evaluate_baseline(
