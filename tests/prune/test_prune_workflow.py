@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from twinarch.core.config import load_config
+from twinarch.prune.config import PruneSection
 
 
 def planned(proc) -> dict[str, int]:
@@ -21,7 +22,8 @@ def test_the_dry_run_plans_every_job_of_the_sweep(repo_root: Path, snakemake_run
     counts = planned(snakemake_run("prune", extra=["-n"]))
     demo = load_config(repo_root / "config" / "config.yaml")
     arm_seeds = len(demo["prune"]["arms"]) * len(demo["seeds"])
-    ks, variants = len(demo["prune"]["ks"]), 2  # dropped and recovered
+    ks, variants = len(demo["prune"]["ks"]), len(PruneSection.from_config(demo).variants)
+    assert ks == 2  # the sweep at two points
     assert counts["rank_mlp_layers"] == arm_seeds
     assert counts["prune_mlp_layers"] == counts["recover_pruned_model"] == arm_seeds * ks
     assert counts["score_pruned_model"] == arm_seeds * ks * variants  # every task in one job
