@@ -70,7 +70,21 @@ def resolve_task(entry: Mapping[str, Any], seed: int) -> Any:
     return task
 
 
-class FiniteEmbeddings:
+class WrappedEncoder:
+    """An mteb encoder in front of another one, whose model meta and similarity functions it keeps."""
+
+    def __init__(self, encoder: Any) -> None:
+        self.encoder = encoder
+        self.mteb_model_meta = encoder.mteb_model_meta
+
+    def similarity(self, embeddings1: Any, embeddings2: Any) -> Any:
+        return self.encoder.similarity(embeddings1, embeddings2)
+
+    def similarity_pairwise(self, embeddings1: Any, embeddings2: Any) -> Any:
+        return self.encoder.similarity_pairwise(embeddings1, embeddings2)
+
+
+class FiniteEmbeddings(WrappedEncoder):
     """An mteb encoder that stops the evaluation when embeddings are NaN or infinite.
 
     mteb would otherwise score them (NaN similarities sort arbitrarily) and a broken model would
@@ -78,10 +92,9 @@ class FiniteEmbeddings:
     """
 
     def __init__(self, encoder: Any, *, arm: str, stage: str) -> None:
-        self.encoder = encoder
+        super().__init__(encoder)
         self.arm = arm
         self.stage = stage
-        self.mteb_model_meta = encoder.mteb_model_meta
 
     def encode(
         self,
@@ -117,14 +130,8 @@ class FiniteEmbeddings:
             )
         return embeddings
 
-    def similarity(self, embeddings1: Any, embeddings2: Any) -> Any:
-        return self.encoder.similarity(embeddings1, embeddings2)
 
-    def similarity_pairwise(self, embeddings1: Any, embeddings2: Any) -> Any:
-        return self.encoder.similarity_pairwise(embeddings1, embeddings2)
-
-
-class SharedEmbeddings:
+class SharedEmbeddings(WrappedEncoder):
     """An mteb encoder that encodes each distinct text once per job, across the job's tasks: a text
     that several tasks read is embedded once (JaQuAD's passages are both a retrieval corpus and the
     reranking candidates; livedoor's held-out articles are clustered and classified), about a quarter
@@ -141,8 +148,7 @@ class SharedEmbeddings:
     """
 
     def __init__(self, encoder: Any, max_floats: int = 1 << 28) -> None:
-        self.encoder = encoder
-        self.mteb_model_meta = encoder.mteb_model_meta
+        super().__init__(encoder)
         self.max_floats = max_floats
         self.vectors: dict[tuple[Any, str], Any] = {}
         self.floats = 0
@@ -195,12 +201,6 @@ class SharedEmbeddings:
             len(keys) - sum(1 for key in keys if key in new),
         )
         return np.stack([fresh[key] if key in fresh else self.vectors[key] for key in keys])
-
-    def similarity(self, embeddings1: Any, embeddings2: Any) -> Any:
-        return self.encoder.similarity(embeddings1, embeddings2)
-
-    def similarity_pairwise(self, embeddings1: Any, embeddings2: Any) -> Any:
-        return self.encoder.similarity_pairwise(embeddings1, embeddings2)
 
 
 def load_embedder(

@@ -13,8 +13,8 @@ pointing into the two arms' stacked arrays).
   written here.
 - Paired tests: scipy.stats.permutation_test swaps the two arms' predictions example by example
   (the sign flip of a paired difference; for non-decomposable metrics, the swap of whole
-  predictions: labels for macro-F1, within-arm ranks for Spearman), jointly for every seed; p-values are Holm-corrected across tasks with
-  statsmodels. Clustering has no per-document unit to swap (V-measure scores a partition): its
+  predictions: labels for macro-F1, within-arm ranks for Spearman), jointly for every seed;
+  p-values are Holm-corrected across tasks with statsmodels. Clustering has no per-document unit to swap (V-measure scores a partition): its
   intervals use mteb's own bootstrap replicates and its p-value is the paired bootstrap's.
 """
 

@@ -172,7 +172,7 @@ def paired_rows(
     95% interval, the permutation p-value and its Holm correction over the pair's tasks; then the
     difference of the averages over datasets, with its paired two-level bootstrap interval and the
     bootstrap p-value that interval inverts (over seeds and examples alike, where the per-task
-    permutation tests hold the trained models fixed)"""
+    permutation tests hold the trained models fixed)."""
     rows = []
     arms = [a for a in display_names if a in estimates]
     for a, b in combinations(arms, 2):
