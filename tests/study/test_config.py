@@ -144,6 +144,31 @@ def ladder_demo(demo_raw):
     return config
 
 
+def test_a_rung_of_the_ladder_can_set_its_own_token_budget_scale(demo_raw):
+    config = ladder_demo(demo_raw)
+    for arm in config["arms"]:
+        if arm.get("sizes"):
+            arm["sizes"] = ["demo-tiny", {"size": "ettin-17m", "token_budget_scale": 2.5}]
+    arms = {a["name"]: a for a in validate_config(config)["arms"]}
+    check_study(config)
+    assert arms["encoder_ettin_17m"]["token_budget_scale"] == arms["decoder_ettin_17m"]["token_budget_scale"] == 2.5
+    assert (
+        "token_budget_scale" not in demo_raw["arms"][0]
+        and arms["encoder_demo_tiny"].get("token_budget_scale", 1.0) == 1.0
+    )
+    # The step that extends a rung trains on that rung's scale too, times its own.
+    assert arms["decoder_mntp_ettin_17m"]["token_budget_scale"] == 2.5
+    config = ladder_demo(demo_raw)
+    for arm in config["arms"]:
+        if arm.get("sizes"):
+            arm.update(sizes=["demo-tiny", {"size": "ettin-17m", "token_budget_scale": 2.5}], token_budget_scale=4.0)
+    arms = {a["name"]: a for a in validate_config(config)["arms"]}
+    assert (
+        arms["decoder_ettin_17m"]["token_budget_scale"] == 10.0
+        and arms["decoder_demo_tiny"]["token_budget_scale"] == 4.0
+    )
+
+
 def test_a_size_ladder_becomes_one_arm_per_size_and_extending_arms_follow_it(demo_raw):
     config = validate_config(ladder_demo(demo_raw))
     check_study(config)

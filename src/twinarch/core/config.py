@@ -57,7 +57,10 @@ def expand_sizes(arms: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Arms with a `sizes` list become one arm per size, `<name>_<size>` with `size` set and the size
     in the display name, in the list's order and in the arm's place: a size ladder is written once
     and every stage runs per size, both families at the same preset. An arm that `extends` a laddered
-    arm without a size of its own inherits the ladder and extends the same size."""
+    arm without a size of its own inherits the ladder and extends the same size. A size may be given
+    as `{size: ..., token_budget_scale: ...}`: that rung's budgets are scaled by it, times the arm's
+    own scale (a budget that grows with the model, the same for both families and for the steps
+    that extend them)."""
     ladders = {arm["name"]: arm["sizes"] for arm in arms if arm.get("sizes")}
     expanded: list[dict[str, Any]] = []
     for arm in arms:
@@ -75,9 +78,12 @@ def expand_sizes(arms: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 f"config key 'arms' ({arm['name']}): sizes {list(sizes)} differ from those of the arm it "
                 f"extends, {arm['extends']} ({list(ladders[arm['extends']])})"
             )
-        for size in sizes:
+        for rung in sizes:
+            size = rung["size"] if isinstance(rung, Mapping) else rung
             entry = {k: copy.deepcopy(v) for k, v in arm.items() if k != "sizes"}
             entry.update(name=f"{arm['name']}_{size_slug(size)}", size=size)
+            if isinstance(rung, Mapping) and "token_budget_scale" in rung:
+                entry["token_budget_scale"] = rung["token_budget_scale"] * arm.get("token_budget_scale", 1.0)
             entry["display_name"] = f"{arm['display_name']} ({size})"
             if arm.get("extends") in ladders:
                 entry["extends"] = f"{arm['extends']}_{size_slug(size)}"
