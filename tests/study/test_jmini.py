@@ -75,6 +75,8 @@ def reduced_jmini(repo_root: Path, shared_data: Path, path: Path) -> Path:
     config = yaml.safe_load((repo_root / "config" / "jmini.yaml").read_text(encoding="utf-8"))
     config["data_root"] = str(shared_data)
     config["arms"] = [a for a in config["arms"] if a["name"] == config["profile"]["baseline_arm"]]
+    for section in ("prune", "sensitivity"):  # the extension studies name the arms left out
+        config.pop(section)
     config["seeds"] = [0]
     for name, cap in {"aozora": 10, "livedoor": 150, "jaquad_train": 300, "wikinews": 150}.items():
         config["corpora"][name]["max_documents"] = cap
