@@ -74,6 +74,12 @@ def test_the_figure_has_one_log_x_line_per_model_kind(planted, tmp_path, monkeyp
     ax = drawn["fig"].axes[0]
     assert ax.get_xscale() == "log"
     assert [report.parameter_label(t) for t in ax.get_xticks()] == ["17M", "32M"]
+    assert [report.parameter_label(n) for n in (82_240, 656_512, 1_780_000, 1.2e9)] == [
+        "0.082M",
+        "0.66M",
+        "1.8M",
+        "1.2B",
+    ]
     # One errorbar per kind: its data line, and the interval as the error bars.
     lines = {bars.get_label(): bars.lines[0] for bars in ax.containers}
     assert set(lines) == set(ROLE_LABELS.values())

@@ -58,7 +58,7 @@ def test_the_dry_run_plans_every_stage_once_per_size_family_and_seed(repo_root, 
     embed_stages = len(config["embed"]["stages"])
     assert counts["train_embedding_model"] == (len(paper) + 4 * sizes) * seeds * embed_stages
     assert counts["make_ladder_losses"] == 4 * sizes * seeds
-    assert counts["plot_ladder"] == counts["make_ladder_tables"] == 1
+    assert counts["plot_ladder"] == counts["make_ladder_tables"] == counts["count_ladder_params"] == 1
 
 
 def small_ladder_run_config(repo_root: Path) -> dict:
@@ -79,6 +79,7 @@ def small_ladder_run_config(repo_root: Path) -> dict:
         topics=6, entities_per_topic=12, pretrain_documents=120, pairs_per_dataset=80, triplets=80,
         sts_pairs=20, queries=20, news_articles=20, sentiment_sentences=20,
     )  # fmt: skip
+    config["shards"]["validation_fraction"] = 0.2  # 120 documents: a few complete validation blocks
     for stage, budget in zip(config["pretrain"]["stages"], (4096, 2048), strict=True):
         stage.update(token_budget=budget, eval_every_steps=2)
     for stage in config["embed"]["stages"]:

@@ -44,16 +44,16 @@ def demo(repo_root: Path) -> dict:
     return load_config(repo_root / "config" / "config.yaml")
 
 
-def test_the_schema_fills_every_default(demo):
+def test_the_schema_fills_every_default(demo, tmp_path):
     section = demo["prune"]
-    assert (
-        section["arms"] == ["encoder", "decoder"]
-        and section["from_stage"] == "ft"
-        and section["evaluate_dropped"] is True
-    )
+    assert section["arms"] == ["encoder", "decoder"] and section["from_stage"] == "ft"
+    assert section["evaluate_dropped"] is False  # the demo's own choice: recovered models only
     assert section["throughput"] == {"seq_len": None, "batch_size": None}
     assert section["recovery"]["warmup_ratio"] == 0.1  # the embed stage's own defaults
     check_prune_section(demo)
+    minimal = {"ks": [1], "calibration": section["calibration"], "recovery": section["recovery"]}
+    filled = validated_prune(minimal, tmp_path)
+    assert filled["evaluate_dropped"] is True and filled["from_stage"] == "ft" and filled["arms"] is None
 
 
 def test_the_schema_rejects_unknown_keys_and_a_k_of_zero(demo, tmp_path):
@@ -90,7 +90,7 @@ def test_without_a_prune_section_the_stage_has_no_jobs(demo):
 
 
 def test_paths_params_and_file_lists(demo):
-    demo["prune"]["ks"] = [1, 2]  # a sweep of two points (the demo runs one)
+    demo["prune"].update({"ks": [1, 2], "evaluate_dropped": True})  # both variants scored
     rules = prune_rules(demo)
     wildcards = SimpleNamespace(arm="decoder", seed="0", k="2", variant="recovered")
     assert rules.arms == ["encoder", "decoder"]

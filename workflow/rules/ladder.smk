@@ -1,7 +1,8 @@
 # Stage: ladder. Ettin's questions across model sizes: cross-objective continued training
 # of the ladder's models (continue_cross_objective: a decoder trained further with MLM, an encoder
 # with CLM, by the pretraining script on a pretraining stage's shards), both objectives' validation
-# losses of every model of a size with a cross-objective model (make_ladder_losses), and the report:
+# losses of every model of a size with a cross-objective model (make_ladder_losses), the ladder arms'
+# parameter counts (count_ladder_params), and the report:
 # Table 1's average against non-embedding parameters (plot_ladder), the same per category and the
 # cross-objective table of each size (make_ladder_tables). Checkpoints live in
 # work/ladder/{arm}/seed_{seed}/{step}/ (a param, never an output), so a rerun after a failure resumes.
@@ -60,10 +61,27 @@ rule make_ladder_losses:
         "../scripts/make_ladder_losses.py"
 
 
+rule count_ladder_params:
+    input:
+        LADDER.model_configs(),
+    output:
+        multiext(LADDER.param_counts(""), ".csv", ".md", ".tex"),
+    log:
+        "logs/count_ladder_params.log",
+    conda:
+        CONDA_ENV
+    resources:
+        **LADDER.resources("figures"),
+    params:
+        arms=LADDER.ladder_arms,
+    script:
+        "../scripts/count_model_params.py"
+
+
 rule plot_ladder:
     input:
         stats=LADDER.stats(),
-        param_counts="results/models/param_counts.csv",
+        param_counts=LADDER.param_counts(),
     output:
         LADDER.figure(),
     log:
@@ -81,7 +99,7 @@ rule plot_ladder:
 rule make_ladder_tables:
     input:
         stats=LADDER.stats(),
-        param_counts="results/models/param_counts.csv",
+        param_counts=LADDER.param_counts(),
         losses=LADDER.loss_files(),
     output:
         LADDER.tables(),

@@ -1,4 +1,5 @@
-"""Adapter: write results/models/param_counts.{csv,md,tex} from every arm's config.json."""
+"""Adapter: write a parameter-count table ({csv,md,tex}) from each of the rule's arms' config.json
+(results/models/param_counts for the paper's arms, results/ladder/param_counts for the ladder's)."""
 
 from pathlib import Path
 

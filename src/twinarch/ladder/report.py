@@ -8,7 +8,7 @@ every Table 1 column. (b) Does continued training with the other objective reach
 encoder -> CLM on Table 1's columns and on both objectives' validation losses.
 
 Inputs: Table 1's numbers as `twinarch.evaluate.table1.make_table1` writes them (the stats JSON:
-stage -> arm -> column -> {mean, low, high, per_seed}, x100), `results/models/param_counts.csv`
+stage -> arm -> column -> {mean, low, high, per_seed}, x100), `results/ladder/param_counts.csv`
 (each arm's family and non-embedding parameters), the loss files of twinarch.ladder.losses, and the
 ladder's arms as the rules describe them ({name, display_name, size, role}).
 """
@@ -96,8 +96,11 @@ def ordered(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def parameter_label(count: float, position: int | None = None) -> str:
-    """A parameter count as the ladder's size names write it: 17M, 400M, 1.0B."""
-    return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
+    """A parameter count as the ladder's size names write it: 17M, 400M, 1.0B; two significant
+    digits under ten million (CPU ladders: 0.082M, 0.66M, 1.8M)."""
+    if count >= 1e9:
+        return f"{count / 1e9:.1f}B"
+    return f"{count / 1e6:.0f}M" if count >= 1e7 else f"{count / 1e6:.2g}M"
 
 
 def plot_ladder(frame: pd.DataFrame, prefix: str | Path, column: str = AVG) -> list[Path]:
@@ -162,7 +165,7 @@ def write_ladder_table(frame: pd.DataFrame, prefix: str | Path, scale: str) -> l
         caption=f"The size ladder on Table 1's columns ({scale} scale, x100).",
         notes=[
             "Cells: Table 1's mean over replicate seeds with its 95% bootstrap interval; Non-embedding params: "
-            "the backbone without token embeddings (results/models/param_counts.csv)."
+            "the backbone without token embeddings (results/ladder/param_counts.csv)."
         ],
         intervals=intervals,
     )

@@ -74,6 +74,14 @@ class LadderRules(ConfigRules):
     def loss_files(self, wildcards: Any = None) -> list[str]:
         return [self.losses_path(arm, seed) for arm in self.loss_arms for seed in self.seeds]
 
+    def model_configs(self) -> list[str]:
+        """Every ladder arm's model config (the study's own parameter counts; the paper's table
+        counts the paper's arms only)."""
+        return [f"results/models/{arm}/config.json" for arm in self.ladder_arms]
+
+    def param_counts(self, suffix: str = ".csv") -> str:
+        return f"results/{STAGE}/param_counts{suffix}"
+
     def stats(self, wildcards: Any = None) -> str:
         """Table 1's numbers of the ladder study (make_study_table1: its arms beside the paper's)."""
         return f"{TABLES}/table1_{STUDY}_stats.json"
