@@ -170,3 +170,23 @@ def test_a_row_without_its_keys_names_the_file(tmp_path):
     path.write_text(json.dumps({"arm": "encoder"}), encoding="utf-8")
     with pytest.raises(DataError, match=rf"{path}: evaluation row lacks"):
         load_rows([path])
+
+
+def test_the_paired_table_compares_only_the_pairs_asked(tmp_path):
+    arms = {**ARMS, "other": ("Other", 5)}
+    final, base = write_rows(tmp_path, "ft", arms=arms), write_rows(tmp_path, "base", arms=arms)
+    out = tmp_path / "tables"
+    outputs = {
+        "csv": out / "table1.csv",
+        "pretrain_only_csv": out / "table1_pretrain_only.csv",
+        "paired_csv": out / "table1_paired.csv",
+        "stats": out / "table1_stats.json",
+    }
+    names = DISPLAY_NAMES | {"other": "Other"}
+    every = dict(n_resamples=50, n_permutations=50, seed=0)
+    make_table1(final, base, [], outputs, "demo", names, **every)
+    assert len(pd.read_csv(outputs["paired_csv"]).groupby(["A", "B"])) == 3  # every two of three arms
+    # Asked in the other order, a pair keeps the order of the table (config order).
+    make_table1(final, base, [], outputs, "demo", names, **every, pairs=[["other", "encoder"], ["decoder", "bm25"]])
+    paired = pd.read_csv(outputs["paired_csv"])
+    assert set(zip(paired["A"], paired["B"], strict=True)) == {("Sentence-ModernBERT-JP-0.5B", "Other")}

@@ -4,11 +4,13 @@ the schema catches it (one section) or the study's checks (across sections)."""
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
-from twinarch.core.config import ConfigError, resolve_path, validate_config
+from twinarch.core.config import ConfigError, arm_names, resolve_path, validate_config
+from twinarch.evaluate.rules import EvaluateRules
 from twinarch.study.checks import check_study, load_config
 from twinarch.study.lineage import chain, stage_jobs, start_model
 
@@ -187,6 +189,60 @@ def test_a_size_ladder_becomes_one_arm_per_size_and_extending_arms_follow_it(dem
         }
     assert start_model(config, "decoder_mntp_ettin_17m", "llm2vec", "mntp", 0) == (
         "results/pretrain/decoder_ettin_17m/seed_0/stage2/model"
+    )
+
+
+def study_ladder(demo_raw, sizes):
+    """A ladder study beside the demo's paper arms: both families over `sizes`, and a decoder -> MLM
+    arm on each rung."""
+    config = copy.deepcopy(demo_raw)
+    native = {"steps": ["stage1", "stage2"], "sizes": sizes, "study": "ladder"}
+    config["arms"] += [
+        {"name": "enc", "display_name": "Enc", "family": "modernbert", "objective": "mlm", **native},
+        {"name": "dec", "display_name": "Dec", "family": "llama", "objective": "clm", **native},
+        {"name": "dec_mlm", "display_name": "Dec -> MLM", "family": "llama", "extends": "dec", "steps": ["to_mlm"],
+         "study": "ladder"},
+    ]  # fmt: skip
+    config["ladder"] = {"cross_objective": [{"name": "to_mlm", "kind": "continue_mlm", "shards": "stage2"}]}
+    return validate_config(config)
+
+
+def test_a_rung_that_trains_what_a_paper_arm_trains_is_that_arm(demo_raw):
+    """The demo's encoder and decoder are the demo-tiny rung: no second arm retrains them, they join
+    the study, and the decoder -> MLM arm of that rung continues the paper's decoder."""
+    config = study_ladder(demo_raw, ["ettin-17m", "demo-tiny"])
+    check_study(config)
+    names = [a["name"] for a in config["arms"]]
+    assert "enc_demo_tiny" not in names and "dec_demo_tiny" not in names
+    assert {"enc_ettin_17m", "dec_ettin_17m", "dec_mlm_ettin_17m", "dec_mlm_demo_tiny"} <= set(names)
+    assert arm_names(config, "ladder", every=False)[:2] == ["encoder", "decoder"]
+    assert arm_names(config, None, every=False)[:2] == ["encoder", "decoder"]  # still the paper's arms
+    arms = {a["name"]: a for a in config["arms"]}
+    assert arms["dec_mlm_demo_tiny"]["extends"] == "decoder" and arms["dec_mlm_ettin_17m"]["extends"] == "dec_ettin_17m"
+    assert start_model(config, "dec_mlm_demo_tiny", "ladder", "to_mlm", 0) == (
+        "results/pretrain/decoder/seed_0/stage2/model"
+    )
+    # Anything that changes what a rung trains (here its budget) makes it an arm of its own.
+    config = study_ladder(demo_raw, ["ettin-17m", {"size": "demo-tiny", "token_budget_scale": 2.0}])
+    names = [a["name"] for a in config["arms"]]
+    assert "enc_demo_tiny" in names and "dec_demo_tiny" in names
+    assert not any(a.get("also_in") for a in config["arms"])
+    assert {a["name"]: a for a in config["arms"]}["dec_mlm_demo_tiny"]["extends"] == "dec_demo_tiny"
+
+
+def test_a_study_table_pairs_the_papers_arms_and_each_study_arm_with_its_own_size(demo_raw):
+    config = study_ladder(demo_raw, ["ettin-17m", "demo-tiny"])
+    rules = EvaluateRules(config)
+    assert rules.pairs(SimpleNamespace()) is None  # the paper's own table: every two
+    pairs = rules.pairs(SimpleNamespace(study="ladder"))
+    assert ["encoder", "decoder"] in pairs and ["decoder", "bm25"] in pairs  # as in the paper's table
+    assert ["enc_ettin_17m", "dec_ettin_17m"] in pairs and ["dec_ettin_17m", "dec_mlm_ettin_17m"] in pairs
+    assert ["encoder", "dec_mlm_demo_tiny"] in pairs and ["decoder", "dec_mlm_demo_tiny"] in pairs
+    # Never across sizes, and a baseline only with the paper's arms.
+    assert ["encoder", "enc_ettin_17m"] not in pairs and ["dec_mlm_ettin_17m", "dec_mlm_demo_tiny"] not in pairs
+    assert not any("bm25" in pair and "ettin" in " ".join(pair) for pair in pairs)
+    assert len(rules.study_arms(SimpleNamespace(study="ladder"))) == len(
+        set(rules.study_arms(SimpleNamespace(study="ladder")))
     )
 
 

@@ -107,6 +107,7 @@ rule make_table1:
         display_names=EVALUATE.display_names,
         resampling=EVALUATE.resampling,
         seed=EVALUATE.seed,
+        pairs=EVALUATE.pairs,
     script:
         "../scripts/make_table1.py"
 
@@ -143,6 +144,7 @@ rule make_study_table1:
         display_names=EVALUATE.display_names,
         resampling=EVALUATE.resampling,
         seed=EVALUATE.seed,
+        pairs=EVALUATE.pairs,
     script:
         "../scripts/make_table1.py"
 

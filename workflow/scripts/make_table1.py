@@ -13,4 +13,5 @@ make_table1(
     snakemake.params.display_names,
     **snakemake.params.resampling,
     seed=snakemake.params.seed,
+    pairs=snakemake.params.pairs,
 )

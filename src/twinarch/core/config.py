@@ -60,8 +60,15 @@ def expand_sizes(arms: list[dict[str, Any]]) -> list[dict[str, Any]]:
     arm without a size of its own inherits the ladder and extends the same size. A size may be given
     as `{size: ..., token_budget_scale: ...}`: that rung's budgets are scaled by it, times the arm's
     own scale (a budget that grows with the model, the same for both families and for the steps
-    that extend them)."""
+    that extend them).
+
+    A study's rung that would train exactly what one of the paper's arms trains (same family,
+    objective, size, steps, budget and settings: everything but the names) is that arm: no second
+    arm is made, the paper arm joins the study (`also_in`), and the arms that extend the rung extend
+    it. Retraining it would give the same models bit for bit, at the cost of a whole chain."""
     ladders = {arm["name"]: arm["sizes"] for arm in arms if arm.get("sizes")}
+    paper_arms = [arm for arm in arms if not arm.get("sizes") and not arm.get("study") and arm.get("size")]
+    reused: dict[str, str] = {}  # rung name -> the paper arm it is
     expanded: list[dict[str, Any]] = []
     for arm in arms:
         sizes = arm.get("sizes") or (ladders.get(arm.get("extends")) if not arm.get("size") else None)
@@ -86,9 +93,30 @@ def expand_sizes(arms: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 entry["token_budget_scale"] = rung["token_budget_scale"] * arm.get("token_budget_scale", 1.0)
             entry["display_name"] = f"{arm['display_name']} ({size})"
             if arm.get("extends") in ladders:
-                entry["extends"] = f"{arm['extends']}_{size_slug(size)}"
+                extends = f"{arm['extends']}_{size_slug(size)}"
+                entry["extends"] = reused.get(extends, extends)
+            same = next((p for p in paper_arms if entry.get("study") and same_training(p, entry)), None)
+            if same is not None:
+                reused[entry["name"]] = same["name"]
+                same.setdefault("also_in", [])
+                if entry["study"] not in same["also_in"]:
+                    same["also_in"].append(entry["study"])
+                continue
             expanded.append(entry)
     return expanded
+
+
+# Keys that name or file an arm; every other key shapes what the arm trains.
+NAMING_KEYS = frozenset({"name", "display_name", "study", "also_in"})
+
+
+def same_training(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two arm entries train the same models (they differ at most in their names)."""
+
+    def training(arm: Mapping[str, Any]) -> Arm:
+        return Arm.from_dict({k: v for k, v in arm.items() if k not in NAMING_KEYS} | {"name": "-"})
+
+    return training(a) == training(b)
 
 
 def canonical_order(value: Any) -> Any:
@@ -170,6 +198,7 @@ class Arm:
     steps: tuple[str, ...] = field(default_factory=tuple)
     extends: str | None = None
     study: str | None = None
+    also_in: tuple[str, ...] = ()
     token_budget_scale: float = 1.0
     bidirectional: bool = True
     pooling: str = "mean"
@@ -182,6 +211,7 @@ class Arm:
     def from_dict(cls, raw: Mapping[str, Any]) -> Arm:
         data = dict(raw)
         data["steps"] = tuple(data.get("steps", ()))
+        data["also_in"] = tuple(data.get("also_in", ()))
         data["display_name"] = data.get("display_name") or data["name"]
         data["objective"] = data.get("objective") or FAMILIES[data["family"]]
         return cls(**data)
@@ -202,8 +232,12 @@ def arms(config: Mapping[str, Any]) -> list[Arm]:
 
 def arm_names(config: Mapping[str, Any], study: str | None = None, *, every: bool = True) -> list[str]:
     """Arm names in config order: every arm, or (every=False) the arms of one study (None: the
-    paper's own comparison)."""
-    return [a["name"] for a in config["arms"] if every or a.get("study") == study]
+    paper's own comparison; a study's arms include the paper arms it reuses, `also_in`)."""
+    return [
+        a["name"]
+        for a in config["arms"]
+        if every or a.get("study") == study or (study is not None and study in a.get("also_in", ()))
+    ]
 
 
 def get_arm(config: Mapping[str, Any], name: str) -> Arm:

@@ -7,9 +7,10 @@ at parse time; tasks are the benchmark's (from the frozen registry) plus the loc
 from __future__ import annotations
 
 import re
+from itertools import combinations
 from typing import Any
 
-from twinarch.core.config import arm_names
+from twinarch.core.config import arm_names, get_arm
 from twinarch.core.rules import ConfigRules
 from twinarch.evaluate.config import (
     PRETRAIN_ONLY_STAGE,
@@ -99,8 +100,27 @@ class EvaluateRules(ConfigRules):
         return f"results/evaluate/baselines/{wildcards.baseline}/mteb"
 
     def study_arms(self, wildcards: Any) -> list[str]:
-        """A study's Table 1 arms: the paper's, then the study's own."""
-        return [*self.core_arms, *arm_names(self.config, wildcards.study, every=False)]
+        """A study's Table 1 arms: the paper's, then the study's own (a paper arm the study reuses
+        once)."""
+        return list(dict.fromkeys([*self.core_arms, *arm_names(self.config, wildcards.study, every=False)]))
+
+    def pairs(self, wildcards: Any) -> list[list[str]] | None:
+        """Which two arms the paired table compares (None: every two, the paper's own table). A
+        study's table compares every two of the paper's arms and baselines, as the paper's does, and
+        each of the study's arms with every other arm of its size: a difference between sizes
+        confounds the arms with their sizes, and the ladder alone would otherwise ask for every pair
+        of its 15-20 arms (at jmini, 95% of the table's time for questions nobody asked)."""
+        study = getattr(wildcards, "study", None)
+        if study is None:
+            return None
+        core = {*self.core_arms, *self.baselines}
+        own = set(arm_names(self.config, study, every=False))
+        sizes = {arm: get_arm(self.config, arm).size for arm in self.study_arms(wildcards)}
+        return [
+            [a, b]
+            for a, b in combinations(self.display_names(wildcards), 2)
+            if {a, b} <= core or (bool({a, b} & own) and a in sizes and b in sizes and sizes[a] == sizes[b])
+        ]
 
     def study_table1_rows(self, wildcards: Any) -> list[str]:
         return self.rows([TABLE1_STAGE], self.study_arms(wildcards))
