@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -140,6 +141,11 @@ def test_table_and_figures_are_written(inputs, tmp_path):
     assert [p.suffix for p in paths] == [".csv", ".md", ".tex"]
     assert "MLP pruning" in paths[1].read_text(encoding="utf-8")
     assert {f"{AVG} low", f"{AVG} high"} <= set(pd.read_csv(paths[0]).columns)
+    drawn = []
+    with mock.patch("twinarch.prune.report.save_figure", side_effect=lambda fig, prefix: drawn.append(fig) or []):
+        plot_tradeoff(paths[0], tmp_path / "figures" / "unsaved")
+    labels = {text.get_text() for ax in drawn[0].axes for text in ax.texts}
+    assert labels == {f"k={k}" for k in [0, *KS]}  # each point says what its number is (0: unpruned)
     figures = plot_tradeoff(paths[0], tmp_path / "figures" / "prune_tradeoff")
     assert all(p.stat().st_size > 0 for p in figures)
 

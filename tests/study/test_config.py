@@ -230,20 +230,35 @@ def test_a_rung_that_trains_what_a_paper_arm_trains_is_that_arm(demo_raw):
     assert {a["name"]: a for a in config["arms"]}["dec_mlm_demo_tiny"]["extends"] == "dec_demo_tiny"
 
 
-def test_a_study_table_pairs_the_papers_arms_and_each_study_arm_with_its_own_size(demo_raw):
+def test_a_study_table_pairs_each_study_arm_with_the_arms_of_its_size(demo_raw):
     config = study_ladder(demo_raw, ["ettin-17m", "demo-tiny"])
     rules = EvaluateRules(config)
+    ladder = SimpleNamespace(study="ladder")
     assert rules.pairs(SimpleNamespace()) is None  # the paper's own table: every two
-    pairs = rules.pairs(SimpleNamespace(study="ladder"))
-    assert ["encoder", "decoder"] in pairs and ["decoder", "bm25"] in pairs  # as in the paper's table
+    pairs = rules.pairs(ladder)
     assert ["enc_ettin_17m", "dec_ettin_17m"] in pairs and ["dec_ettin_17m", "dec_mlm_ettin_17m"] in pairs
+    assert ["encoder", "decoder"] in pairs  # the paper's pair, the study's demo-tiny rung
     assert ["encoder", "dec_mlm_demo_tiny"] in pairs and ["decoder", "dec_mlm_demo_tiny"] in pairs
-    # Never across sizes, and a baseline only with the paper's arms.
+    assert ["pretrained_decoder", "dec_mlm_demo_tiny"] in pairs  # a study arm and any arm of its size
+    # Never across sizes; the paper's own pairs and its baselines are the paper's table's.
     assert ["encoder", "enc_ettin_17m"] not in pairs and ["dec_mlm_ettin_17m", "dec_mlm_demo_tiny"] not in pairs
-    assert not any("bm25" in pair and "ettin" in " ".join(pair) for pair in pairs)
-    assert len(rules.study_arms(SimpleNamespace(study="ladder"))) == len(
-        set(rules.study_arms(SimpleNamespace(study="ladder")))
-    )
+    assert ["encoder", "pretrained_decoder"] not in pairs and not any("bm25" in pair for pair in pairs)
+    assert len(rules.study_arms(ladder)) == len(set(rules.study_arms(ladder)))  # a reused arm once
+
+
+def test_a_study_may_leave_its_pretrain_only_models_unscored(demo_raw):
+    config = study_ladder(demo_raw, ["ettin-17m", "demo-tiny"])
+    ladder = SimpleNamespace(study="ladder")
+    scored = {row.split("/")[2] for row in EvaluateRules(config).study_pretrain_only_rows(ladder)}
+    assert {"encoder", "pretrained_decoder", "enc_ettin_17m", "dec_mlm_demo_tiny"} <= scored
+    config["evaluate"]["score_pretrain_only"] = {"ladder": False}
+    rules = EvaluateRules(config)
+    scored = {row.split("/")[2] for row in rules.study_pretrain_only_rows(ladder)}
+    assert scored == set(rules.core_arms)
+    assert "enc_ettin_17m" in {row.split("/")[2] for row in rules.study_table1_rows(ladder)}
+    config["evaluate"]["score_pretrain_only"] = {"ladders": False}
+    with pytest.raises(ConfigError, match=r"evaluate.score_pretrain_only.*ladders"):
+        EvaluateRules(config)
 
 
 def test_an_arm_without_a_size_to_follow_is_named(demo_raw):

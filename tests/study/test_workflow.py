@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -43,3 +44,15 @@ def test_python_is_ruff_clean(repo_root, command):
         [sys.executable, "-m", "ruff", *command, *paths], cwd=repo_root, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_rule_that_logs_also_writes_its_benchmark(repo_root):
+    """Snakemake's benchmark files are how the README's timings and `make bench-demo`'s per-rule
+    totals are measured: a rule without one is invisible to them."""
+    missing = []
+    for path in [repo_root / "Snakefile", *sorted((repo_root / "workflow" / "rules").glob("*.smk"))]:
+        for block in re.split(r"^(?=rule \w+:)", path.read_text(encoding="utf-8"), flags=re.MULTILINE)[1:]:
+            name = block.split(":", 1)[0].removeprefix("rule ")
+            if "\n    log:" in block and "\n    benchmark:" not in block:
+                missing.append(f"{path.name}: {name}")
+    assert not missing

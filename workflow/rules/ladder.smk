@@ -20,6 +20,8 @@ rule continue_cross_objective:
         metrics=LADDER.output("metrics.jsonl"),
     log:
         "logs/continue_cross_objective/{arm}/seed_{seed}/{step}.log",
+    benchmark:
+        "logs/benchmarks/continue_cross_objective/{arm}/seed_{seed}/{step}.tsv"
     wildcard_constraints:
         seed=LADDER.seed_pattern,
         step=LADDER.step_pattern,
@@ -43,6 +45,8 @@ rule make_ladder_losses:
         LADDER.losses_path(),
     log:
         "logs/make_ladder_losses/{arm}/seed_{seed}.log",
+    benchmark:
+        "logs/benchmarks/make_ladder_losses/{arm}/seed_{seed}.tsv"
     wildcard_constraints:
         seed=LADDER.seed_pattern,
     conda:
@@ -68,6 +72,8 @@ rule count_ladder_params:
         multiext(LADDER.param_counts(""), ".csv", ".md", ".tex"),
     log:
         "logs/count_ladder_params.log",
+    benchmark:
+        "logs/benchmarks/count_ladder_params.tsv"
     conda:
         CONDA_ENV
     resources:
@@ -86,6 +92,8 @@ rule plot_ladder:
         LADDER.figure(),
     log:
         "logs/plot_ladder.log",
+    benchmark:
+        "logs/benchmarks/plot_ladder.tsv"
     conda:
         CONDA_ENV
     resources:
@@ -105,6 +113,8 @@ rule make_ladder_tables:
         LADDER.tables(),
     log:
         "logs/make_ladder_tables.log",
+    benchmark:
+        "logs/benchmarks/make_ladder_tables.tsv"
     conda:
         CONDA_ENV
     resources:

@@ -36,6 +36,7 @@ class EvaluateSettings:
     bootstrap_resamples: int = 1000
     permutations: int = 2000
     baselines: tuple[Mapping[str, Any], ...] = ()
+    score_pretrain_only: Mapping[str, bool] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> EvaluateSettings:

@@ -10,7 +10,7 @@ import re
 from itertools import combinations
 from typing import Any
 
-from twinarch.core.config import arm_names, get_arm
+from twinarch.core.config import ConfigError, arm_names, get_arm
 from twinarch.core.rules import ConfigRules
 from twinarch.evaluate.config import (
     PRETRAIN_ONLY_STAGE,
@@ -25,7 +25,7 @@ from twinarch.evaluate.config import (
 )
 
 # Keys of `evaluate` that decide which jobs exist or what Table 1 draws, not what a scoring job computes.
-TABLE_ONLY_KEYS = ("tasks", "stages", "bootstrap_resamples", "permutations", "baselines")
+TABLE_ONLY_KEYS = ("tasks", "stages", "bootstrap_resamples", "permutations", "baselines", "score_pretrain_only")
 
 
 class EvaluateRules(ConfigRules):
@@ -40,6 +40,13 @@ class EvaluateRules(ConfigRules):
         # Extension studies with arms of their own: their Table 1 sets them beside the paper's arms.
         self.studies = sorted({a["study"] for a in config["arms"] if a.get("study")})
         self.study_pattern = "|".join(re.escape(s) for s in self.studies) or "$^"
+        self.score_pretrain_only = dict(config["evaluate"].get("score_pretrain_only", {}))
+        unknown = sorted(set(self.score_pretrain_only) - set(self.studies))
+        if unknown:
+            raise ConfigError(
+                f"config key 'evaluate.score_pretrain_only': {unknown} are not studies with arms of their own "
+                f"({self.studies})"
+            )
         # Lexical baselines (config.evaluate.baselines): scored once, on the search tasks only.
         categories = task_categories(config)
         self.baselines = [b["name"] for b in config["evaluate"].get("baselines", [])]
@@ -106,27 +113,32 @@ class EvaluateRules(ConfigRules):
 
     def pairs(self, wildcards: Any) -> list[list[str]] | None:
         """Which two arms the paired table compares (None: every two, the paper's own table). A
-        study's table compares every two of the paper's arms and baselines, as the paper's does, and
-        each of the study's arms with every other arm of its size: a difference between sizes
-        confounds the arms with their sizes, and the ladder alone would otherwise ask for every pair
-        of its 15-20 arms (at jmini, 95% of the table's time for questions nobody asked)."""
+        study's table compares arms of the same size only (a difference between sizes confounds the
+        arms with their sizes): each of the study's own arms with every other arm of its size, and
+        every two of the paper's arms that the study reuses; the paper's other pairs are the paper's
+        table's. Every two of the ladder's 17 arms would be 136 pairs, 95% of its table's time for
+        questions nobody asked."""
         study = getattr(wildcards, "study", None)
         if study is None:
             return None
-        core = {*self.core_arms, *self.baselines}
-        own = set(arm_names(self.config, study, every=False))
+        members = set(arm_names(self.config, study, every=False))
+        own = {arm for arm in members if arm not in self.core_arms}
         sizes = {arm: get_arm(self.config, arm).size for arm in self.study_arms(wildcards)}
         return [
             [a, b]
             for a, b in combinations(self.display_names(wildcards), 2)
-            if {a, b} <= core or (bool({a, b} & own) and a in sizes and b in sizes and sizes[a] == sizes[b])
+            if a in sizes and b in sizes and sizes[a] == sizes[b] and ({a, b} & own or {a, b} <= members)
         ]
 
     def study_table1_rows(self, wildcards: Any) -> list[str]:
         return self.rows([TABLE1_STAGE], self.study_arms(wildcards))
 
     def study_pretrain_only_rows(self, wildcards: Any) -> list[str]:
-        return self.rows([PRETRAIN_ONLY_STAGE], self.study_arms(wildcards))
+        """The pretrain-only rows of the paper's arms, and of the study's own arms unless
+        `evaluate.score_pretrain_only` turns them off (the ladder asks about its pretrained models
+        through both objectives' validation losses; scoring them too is a tenth of its time)."""
+        arms = self.study_arms(wildcards) if self.score_pretrain_only.get(wildcards.study, True) else self.core_arms
+        return self.rows([PRETRAIN_ONLY_STAGE], arms)
 
     def rows(self, stages: list[str], arms: list[str] | None = None) -> list[str]:
         return [

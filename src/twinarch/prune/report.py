@@ -193,7 +193,7 @@ def make_tradeoff_table(
 
 def plot_tradeoff(table_csv: str | Path, prefix: str | Path) -> list[Path]:
     """Score against encode speedup, one panel per metric, one colour per arm (table order), points
-    labelled with k, with their 95% intervals; solid after recovery, dashed with open markers right after
+    labelled `k=<MLPs dropped>` (a bare number beside a point reads as a score), with their 95% intervals; solid after recovery, dashed with open markers right after
     dropping."""
     table = pd.read_csv(table_csv)
     metrics = [m for m in (AVG, RETRIEVAL) if table[m].notna().any()]
@@ -207,7 +207,7 @@ def plot_tradeoff(table_csv: str | Path, prefix: str | Path) -> list[Path]:
             if unrecovered in group:
                 ax.plot(group[SPEEDUP], group[unrecovered], marker="o", linestyle="--", mfc="white", color=color)
             for _, point in group.iterrows():
-                ax.annotate(str(point[K]), (point[SPEEDUP], point[metric]), textcoords="offset points", xytext=(3, 3))
+                ax.annotate(f"k={point[K]}", (point[SPEEDUP], point[metric]), textcoords="offset points", xytext=(3, 3))
         if unrecovered in table:
             ax.plot([], [], marker="o", linestyle="--", mfc="white", color="grey", label="no recovery")
         ax.set_xlabel("encode speedup (x)")
