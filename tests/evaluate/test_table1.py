@@ -68,6 +68,16 @@ def write_rows(tmp_path, stage="ft", seeds=(0, 1), skip=(), arms=ARMS) -> list:
     return paths
 
 
+def table_outputs(out) -> dict:
+    """The files make_table1 is told to write (it writes the .md and .tex beside each)."""
+    return {
+        "csv": out / "table1.csv",
+        "pretrain_only_csv": out / "table1_pretrain_only.csv",
+        "paired_csv": out / "table1_paired.csv",
+        "stats": out / "table1_stats.json",
+    }
+
+
 def test_cells_are_the_hand_computed_averages_and_intervals_contain_them(tmp_path):
     rows = load_rows(write_rows(tmp_path))
     estimates, _ = arm_estimates(rows, "ft", 500, seed=0)
@@ -87,12 +97,7 @@ def test_make_table1_writes_intervals_paired_comparisons_and_the_numbers(tmp_pat
     final = write_rows(tmp_path, "ft")
     base = write_rows(tmp_path, "base")
     out = tmp_path / "tables"
-    outputs = {
-        "csv": out / "table1.csv",
-        "pretrain_only_csv": out / "table1_pretrain_only.csv",
-        "paired_csv": out / "table1_paired.csv",
-        "stats": out / "table1_stats.json",
-    }
+    outputs = table_outputs(out)
     make_table1(final, base, [], outputs, "paper", DISPLAY_NAMES, n_resamples=300, n_permutations=300, seed=0)
     csv = pd.read_csv(outputs["csv"]).set_index("Model")
     assert csv.loc["Sentence-ModernBERT-JP-0.5B", "Retrieval"] == pytest.approx(60.0)
@@ -144,13 +149,7 @@ def test_a_baseline_covers_its_tasks_only_and_has_no_averages(tmp_path):
         path.write_text(json.dumps(row), encoding="utf-8")
         path.with_name(f"{name}.examples.json").write_text(json.dumps(examples_of(kind, 0.9, "bm25", 0)))
         baseline.append(path)
-    out = tmp_path / "tables"
-    outputs = {
-        "csv": out / "t1.csv",
-        "pretrain_only_csv": out / "t0.csv",
-        "paired_csv": out / "tp.csv",
-        "stats": out / "s.json",
-    }
+    outputs = table_outputs(tmp_path / "tables")
     make_table1(arms, arms, baseline, outputs, "demo", DISPLAY_NAMES, n_resamples=200, n_permutations=200)
     csv = pd.read_csv(outputs["csv"]).set_index("Model")
     assert csv.loc["BM25", "Retrieval"] == pytest.approx(90.0) and np.isnan(csv.loc["BM25", "Avg"])
@@ -176,12 +175,7 @@ def test_the_paired_table_compares_only_the_pairs_asked(tmp_path):
     arms = {**ARMS, "other": ("Other", 5)}
     final, base = write_rows(tmp_path, "ft", arms=arms), write_rows(tmp_path, "base", arms=arms)
     out = tmp_path / "tables"
-    outputs = {
-        "csv": out / "table1.csv",
-        "pretrain_only_csv": out / "table1_pretrain_only.csv",
-        "paired_csv": out / "table1_paired.csv",
-        "stats": out / "table1_stats.json",
-    }
+    outputs = table_outputs(out)
     names = DISPLAY_NAMES | {"other": "Other"}
     every = dict(n_resamples=50, n_permutations=50, seed=0)
     make_table1(final, base, [], outputs, "demo", names, **every)
