@@ -10,7 +10,7 @@ import re
 from itertools import combinations
 from typing import Any
 
-from twinarch.core.config import ConfigError, arm_names, get_arm
+from twinarch.core.config import arm_names, get_arm
 from twinarch.core.rules import ConfigRules
 from twinarch.evaluate.config import (
     PRETRAIN_ONLY_STAGE,
@@ -41,12 +41,6 @@ class EvaluateRules(ConfigRules):
         self.studies = sorted({a["study"] for a in config["arms"] if a.get("study")})
         self.study_pattern = "|".join(re.escape(s) for s in self.studies) or "$^"
         self.score_pretrain_only = dict(config["evaluate"].get("score_pretrain_only", {}))
-        unknown = sorted(set(self.score_pretrain_only) - set(self.studies))
-        if unknown:
-            raise ConfigError(
-                f"config key 'evaluate.score_pretrain_only': {unknown} are not studies with arms of their own "
-                f"({self.studies})"
-            )
         # Lexical baselines (config.evaluate.baselines): scored once, on the search tasks only.
         categories = task_categories(config)
         self.baselines = [b["name"] for b in config["evaluate"].get("baselines", [])]
