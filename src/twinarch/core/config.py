@@ -95,7 +95,7 @@ def expand_sizes(arms: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if arm.get("extends") in ladders:
                 extends = f"{arm['extends']}_{size_slug(size)}"
                 entry["extends"] = reused.get(extends, extends)
-            same = next((p for p in paper_arms if entry.get("study") and same_training(p, entry)), None)
+            same = next((p for p in paper_arms if same_training(p, entry)), None) if entry.get("study") else None
             if same is not None:
                 reused[entry["name"]] = same["name"]
                 same.setdefault("also_in", [])

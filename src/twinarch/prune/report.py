@@ -193,8 +193,8 @@ def make_tradeoff_table(
 
 def plot_tradeoff(table_csv: str | Path, prefix: str | Path) -> list[Path]:
     """Score against encode speedup, one panel per metric, one colour per arm (table order), points
-    labelled `k=<MLPs dropped>` (a bare number beside a point reads as a score), with their 95% intervals; solid after recovery, dashed with open markers right after
-    dropping."""
+    labelled `k=<MLPs dropped>` (a bare number beside a point reads as a score), with their 95%
+    intervals; solid after recovery, dashed with open markers right after dropping."""
     table = pd.read_csv(table_csv)
     metrics = [m for m in (AVG, RETRIEVAL) if table[m].notna().any()]
     fig, axes = new_figure(ncols=len(metrics), aspect=1.0)
