@@ -21,7 +21,8 @@ def planned(proc) -> dict[str, int]:
 def test_the_dry_run_plans_every_job_of_the_sweep(repo_root: Path, snakemake_run):
     counts = planned(snakemake_run("prune", extra=["-n"]))
     demo = load_config(repo_root / "config" / "config.yaml")
-    arm_seeds = len(demo["prune"]["arms"]) * len(demo["seeds"])
+    arm_seeds = len(demo["prune"]["arms"]) * len(demo["prune"]["seeds"] or demo["seeds"])
+    assert demo["prune"]["seeds"] == [0] and demo["seeds"] == [0, 1]  # the demo prunes its first replicate only
     ks, variants = len(demo["prune"]["ks"]), len(PruneSection.from_config(demo).variants)
     assert ks == 2  # the sweep at two points
     assert counts["rank_mlp_layers"] == arm_seeds

@@ -70,6 +70,7 @@ def test_the_schema_rejects_unknown_keys_and_a_k_of_zero(demo, tmp_path):
         ({"arms": ["nobody"]}, r"prune\.arms.*nobody"),
         ({"from_stage": "wsl"}, r"prune\.from_stage.*not in evaluate\.stages"),
         ({"from_stage": "sft"}, r"prune\.from_stage.*unknown embedding stage"),
+        ({"seeds": [0, 7]}, r"prune\.seeds.*\[7\] are not in config\.seeds"),
     ],
 )
 def test_cross_key_errors_name_the_key(demo, change, message):
@@ -95,7 +96,7 @@ def test_paths_params_and_file_lists(demo):
     wildcards = SimpleNamespace(arm="decoder", seed="0", k="2", variant="recovered")
     assert rules.arms == ["encoder", "decoder"]
     assert rules.ks == [1, 2]
-    arms, seeds = len(rules.arms), len(rules.seeds)
+    arms, seeds = len(rules.arms), len(rules.pruned_seeds)
     assert rules.source_model(wildcards) == "results/embed/decoder/seed_0/ft/model"
     assert rules.path("importance.json", "decoder", 0) == "results/prune/decoder/seed_0/ft/importance.json"
     dropped = "results/prune/{arm}/seed_{seed}/ft/drop{k}/dropped/model"
@@ -133,7 +134,7 @@ def test_scoring_only_recovered_models_on_request(demo):
     demo["prune"].update({"evaluate_dropped": False, "arms": ["encoder"]})
     rules = prune_rules(demo)
     assert rules.variants == ["recovered"] and rules.variant_pattern == "recovered"
-    assert len(rules.score_rows()) == len(rules.seeds) * (5 + len(rules.ks) * 5)
+    assert len(rules.score_rows()) == len(rules.pruned_seeds) * (5 + len(rules.ks) * 5)
     assert PruneSection.from_config(demo).variants == ("recovered",)
     assert rules.display_names(None) == {"encoder": "Sentence-ModernBERT (demo)"}
 
@@ -148,7 +149,19 @@ def test_the_paper_section_validates_and_passes_the_checks(repo_root):
 
 def test_every_replicate_seed_is_pruned_and_timed_once(demo):
     demo["seeds"] = [0, 1]
+    demo["prune"]["seeds"] = None  # the default: every replicate seed
     rules = prune_rules(demo)
+    assert rules.pruned_seeds == [0, 1]
     assert len(rules.importance_jsons()) == len(rules.arms) * 2
     assert len(rules.recovered_manifests()) == len(rules.arms) * 2 * len(rules.ks)
     assert all("seed_0" in m for m in rules.speed_models())  # the architecture's speed, not the seed's
+
+
+def test_prune_seeds_prunes_those_replicates_only(demo):
+    demo["seeds"] = [0, 1, 2]
+    demo["prune"]["seeds"] = [1]
+    rules = prune_rules(demo)
+    assert rules.pruned_seeds == [1]
+    for files in (rules.importance_jsons(), rules.recovered_manifests(), rules.speed_models(), rules.score_rows()):
+        assert files and all("seed_1" in f for f in files)
+    assert len(rules.recovered_manifests()) == len(rules.arms) * len(rules.ks)

@@ -63,6 +63,7 @@ def demo_config(repo_root: Path, shared_data: Path) -> dict:
         ({"lengths": [16, 100_000]}, r"sensitivity\.lengths.*100000 exceeds models\.max_position_embeddings"),
         ({"num_documents": 60}, r"sensitivity\.documents\.max_rows.*50 rows cannot give"),
         ({"max_occluded_positions": 8}, r"sensitivity\.max_occluded_positions"),
+        ({"seeds": [3]}, r"sensitivity\.seeds.*\[3\] are not in config\.seeds"),
     ],
 )
 def test_bad_settings_name_their_config_key(demo_config, change, message):

@@ -240,6 +240,14 @@ def arm_names(config: Mapping[str, Any], study: str | None = None, *, every: boo
     ]
 
 
+def check_seed_subset(config: Mapping[str, Any], key: str, seeds: Any) -> None:
+    """A study that runs on some replicate seeds only (`<section>.seeds`) names seeds of `config.seeds`:
+    any other has no models to measure, which Snakemake would report as a missing input of a rule."""
+    unknown = sorted(set(seeds or ()) - {int(s) for s in config["seeds"]})
+    if unknown:
+        raise ConfigError(f"config key '{key}': replicate seeds {unknown} are not in config.seeds {list(config['seeds'])}")
+
+
 def get_arm(config: Mapping[str, Any], name: str) -> Arm:
     for raw in config["arms"]:
         if raw["name"] == name:

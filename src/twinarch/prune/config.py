@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from twinarch.core.config import ConfigError, arm_names
+from twinarch.core.config import ConfigError, arm_names, check_seed_subset
 from twinarch.data.text_samples import TextSource
 from twinarch.embed.config import DATA_KEYS, OPERATIONAL_KEYS, EmbedStage, embed_stage_names
 from twinarch.evaluate.config import EvaluateSettings
@@ -57,6 +57,7 @@ class PruneSection:
     calibration: Mapping[str, Any]
     recovery: Mapping[str, Any]
     evaluate_dropped: bool = True
+    seeds: tuple[int, ...] | None = None
     throughput_seq_len: int | None = None
     throughput_batch_size: int | None = None
 
@@ -74,6 +75,7 @@ class PruneSection:
             calibration=dict(raw["calibration"]),
             recovery=dict(raw["recovery"]),
             evaluate_dropped=bool(raw.get("evaluate_dropped", True)),
+            seeds=tuple(int(x) for x in raw["seeds"]) if raw.get("seeds") else None,
             throughput_seq_len=throughput.get("seq_len"),
             throughput_batch_size=throughput.get("batch_size"),
         )
@@ -112,6 +114,7 @@ def check_prune_section(config: Mapping[str, Any]) -> None:
     unknown = sorted(set(section.arms) - set(arm_names(config)))
     if unknown:
         raise ConfigError(f"config key 'prune.arms': unknown arms {unknown}; config.arms has {arm_names(config)}")
+    check_seed_subset(config, "prune.seeds", section.seeds)
     known = embed_stage_names(config)
     if section.from_stage not in known:
         raise ConfigError(

@@ -1,6 +1,7 @@
 """Input and param functions of the prune stage's rules (workflow/rules/prune.smk).
 
-Every replicate seed's models are pruned (`results/prune/<arm>/seed_<n>/<from_stage>/...`). Every file
+The models of every replicate seed, or of `prune.seeds`, are pruned
+(`results/prune/<arm>/seed_<n>/<from_stage>/...`). Every file
 the stage writes is named by `path`, and the files it reads of other stages (the unpruned model,
 through the lineage, and its scores) by `unpruned`: a new wildcard of model paths changes these two
 methods. Without a `prune` section the stage has no jobs.
@@ -33,6 +34,8 @@ class PruneRules(ConfigRules):
         self.arms = list(self.section.arms)
         self.ks = list(self.section.ks)
         self.variants = list(self.section.variants)
+        # The replicates pruned: `prune.seeds`, else every seed (the table's intervals cover those).
+        self.pruned_seeds = list(self.section.seeds or self.seeds)
         self.tasks = evaluation_task_names(config) if self.enabled else []
         self.k_pattern = "|".join(str(k) for k in self.ks) or "$^"
         self.variant_pattern = "|".join(self.variants) or "$^"
@@ -152,7 +155,7 @@ class PruneRules(ConfigRules):
     def speed_models(self) -> list[str]:
         """Every arm's unpruned model, then its dropped models (k ascending), of the first replicate
         seed: speed is the architecture's, the same in every replicate."""
-        seed = self.seeds[0]
+        seed = self.pruned_seeds[0]
         return [
             self.path("dropped/model", arm, seed, k) if k else self.unpruned(arm, seed)
             for arm in self.arms
@@ -160,13 +163,13 @@ class PruneRules(ConfigRules):
         ]
 
     def importance_jsons(self) -> list[str]:
-        return [self.path("importance.json", arm, seed) for arm in self.arms for seed in self.seeds]
+        return [self.path("importance.json", arm, seed) for arm in self.arms for seed in self.pruned_seeds]
 
     def drop_manifests(self) -> list[str]:
         return [
             self.path("dropped/manifest.json", arm, seed, k)
             for arm in self.arms
-            for seed in self.seeds
+            for seed in self.pruned_seeds
             for k in self.ks
         ]
 
@@ -174,18 +177,18 @@ class PruneRules(ConfigRules):
         return [
             self.path("recovered/manifest.json", arm, seed, k)
             for arm in self.arms
-            for seed in self.seeds
+            for seed in self.pruned_seeds
             for k in self.ks
         ]
 
     def score_rows(self) -> list[str]:
         """Tidy evaluation rows of every model of the table, every replicate: the unpruned models'
         (evaluate stage), then every pruned variant's."""
-        unpruned = [self.unpruned(arm, seed, task) for arm in self.arms for seed in self.seeds for task in self.tasks]
+        unpruned = [self.unpruned(arm, seed, task) for arm in self.arms for seed in self.pruned_seeds for task in self.tasks]
         pruned = [
             self.path(f"{variant}/scores/{task}.json", arm, seed, k)
             for arm in self.arms
-            for seed in self.seeds
+            for seed in self.pruned_seeds
             for k in self.ks
             for variant in self.variants
             for task in self.tasks

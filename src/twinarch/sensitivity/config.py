@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from twinarch.core.config import ConfigError, arm_names
+from twinarch.core.config import ConfigError, arm_names, check_seed_subset
 from twinarch.data.text_samples import TextSource
 from twinarch.embed.config import embed_stage_names
 
@@ -79,6 +79,7 @@ def check_sensitivity_section(config: Mapping[str, Any]) -> None:
     unknown = [arm for arm in section.get("arms") or [] if arm not in arm_names(config)]
     if unknown:
         raise ConfigError(f"config key 'sensitivity.arms': unknown arms {unknown}; config.arms has {arm_names(config)}")
+    check_seed_subset(config, "sensitivity.seeds", section.get("seeds"))
     known = embed_stage_names(config)
     for estage in section["estages"]:
         if estage not in known:
