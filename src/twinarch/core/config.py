@@ -245,7 +245,9 @@ def check_seed_subset(config: Mapping[str, Any], key: str, seeds: Any) -> None:
     any other has no models to measure, which Snakemake would report as a missing input of a rule."""
     unknown = sorted(set(seeds or ()) - {int(s) for s in config["seeds"]})
     if unknown:
-        raise ConfigError(f"config key '{key}': replicate seeds {unknown} are not in config.seeds {list(config['seeds'])}")
+        raise ConfigError(
+            f"config key '{key}': replicate seeds {unknown} are not in config.seeds {list(config['seeds'])}"
+        )
 
 
 def get_arm(config: Mapping[str, Any], name: str) -> Arm:

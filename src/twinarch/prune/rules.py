@@ -184,7 +184,9 @@ class PruneRules(ConfigRules):
     def score_rows(self) -> list[str]:
         """Tidy evaluation rows of every model of the table, every replicate: the unpruned models'
         (evaluate stage), then every pruned variant's."""
-        unpruned = [self.unpruned(arm, seed, task) for arm in self.arms for seed in self.pruned_seeds for task in self.tasks]
+        unpruned = [
+            self.unpruned(arm, seed, task) for arm in self.arms for seed in self.pruned_seeds for task in self.tasks
+        ]
         pruned = [
             self.path(f"{variant}/scores/{task}.json", arm, seed, k)
             for arm in self.arms
