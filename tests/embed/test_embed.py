@@ -19,6 +19,7 @@ from twinarch.embed.config import EmbedStage
 from twinarch.embed.data import write_stage_datasets
 from twinarch.embed.model import load_embedding_model
 from twinarch.embed.run import build_base_model, build_trainer, count_truncated, train_stage
+from twinarch.pretrain.models import initialize_model
 
 SMALL_WORLD = SyntheticConfig(
     topics=8,
@@ -93,6 +94,25 @@ def test_every_training_batch_holds_rows_of_one_dataset(synthetic, tiny_tokenize
     assert all(len(o) == 1 for o in owners)
     assert {o.pop() for o in owners} == set(names)
     assert all(1 <= len(b) <= 8 for b in batches)
+
+
+@pytest.mark.parametrize("family", ["modernbert", "llama"])
+def test_a_control_base_model_draws_the_random_weights_of_its_seed(tiny_tokenizer_dir, tmp_path, family):
+    """A no-pretraining control has no network to wrap: its base model draws the arm's random
+    weights from the model config and the replicate seed, the same as a saved init of that seed."""
+    arm = tiny_arm(family)
+    config_dir = save_tiny_pretrained(family, tiny_tokenizer_dir, tmp_path / "config")
+    init = {"model_config": str(config_dir / "config.json"), "tokenizer": str(tiny_tokenizer_dir), "seed": 3}
+    settings = {"normalize": False, "max_seq_length": 64}
+    build_base_model(arm, None, tmp_path / "drawn", tmp_path / "drawn.json", random_init=init, **settings)
+    saved = initialize_model(config_dir, tiny_tokenizer_dir, family, 3, tmp_path / "saved_init")
+    build_base_model(arm, str(saved), tmp_path / "wrapped", tmp_path / "wrapped.json", **settings)
+    drawn = load_embedding_model(tmp_path / "drawn").state_dict()
+    wrapped = load_embedding_model(tmp_path / "wrapped").state_dict()
+    assert drawn.keys() == wrapped.keys() and all(torch.equal(drawn[k], wrapped[k]) for k in drawn)
+    assert json.loads((tmp_path / "drawn.json").read_text(encoding="utf-8"))["source"] == "random (seed 3)"
+    with pytest.raises(ValueError, match="no backbone"):
+        build_base_model(arm, None, tmp_path / "x", tmp_path / "x.json", **settings)
 
 
 def heldout_retrieval_accuracy(model_dir: Path, synthetic: dict[str, str]) -> float:

@@ -82,6 +82,10 @@ class Wildcards:
 def config(repo_root, shared_data, tmp_path) -> dict:
     config = load_config(repo_root / "config" / "config.yaml", {"data_root": str(shared_data)})
     config["ladder"] = validated_ladder(SECTION, tmp_path)
+    # These arms in place of the demo's own one-rung ladder (whose rung is the paper's encoder and decoder).
+    config["arms"] = [
+        {k: v for k, v in a.items() if k != "also_in"} for a in config["arms"] if a.get("study") != "ladder"
+    ]
     config["arms"] += [{**copy.deepcopy(arm), "study": "ladder"} for arm in LADDER_ARMS]
     return config
 

@@ -111,7 +111,7 @@ def root(tmp_path_factory, tiny_tokenizer_dir, shared_data) -> Path:
     for arm in ARMS.values():
         config_file = root / "results" / "models" / arm["name"] / "config.json"
         write_model_config(arm_model_config(arm, MODELS, tok_dir), config_file)
-        # The arm's `init` step: the seeded random weights stage 1 continues from.
+        # The seeded random weights, saved (stage 1 draws the same ones itself when given no init_model).
         initialize_model(config_file.parent, tok_dir, arm["family"], 7, root / "results" / "init" / arm["name"])
     return root
 
@@ -207,6 +207,21 @@ def test_mlm_and_clm_learn_chain_stages_and_write_their_outputs(root, monkeypatc
     first_s2 = eval_losses(root / "results" / "learn" / "encoder" / "s2" / "metrics.jsonl")[0]
     first_s1 = eval_losses(root / "results" / "learn" / "encoder" / "s1" / "metrics.jsonl")[0]
     assert stage2["init"] == init and first_s2 < first_s1 - 0.5
+
+
+@pytest.mark.parametrize("arm", ["encoder", "decoder"])
+def test_a_first_stage_without_init_model_draws_the_seeds_weights_and_trains_them_alike(root, monkeypatch, arm):
+    """The first stage of an arm trained from scratch draws its random weights itself: the same
+    weights, and the same trained model, as from the saved random init of the same seed."""
+    monkeypatch.chdir(root)
+    settings = {"token_budget": 6 * 4 * 32, "eval_every_steps": 6}
+    main(make_spec(root, arm, "s1", tag="from_saved", **settings))
+    spec = make_spec(root, arm, "s1", tag="drawn", **settings)
+    spec["paths"]["init_model"] = None
+    manifest = main(spec)
+    assert manifest["init"] == "random (seed 7)"
+    out = root / "results"
+    assert same_weights(out / "from_saved" / arm / "s1" / "model", out / "drawn" / arm / "s1" / "model")
 
 
 def test_both_objectives_consume_identical_token_ids(root, monkeypatch):

@@ -10,9 +10,11 @@ import pytest
 import yaml
 
 from twinarch.core.config import ConfigError, arm_names, resolve_path, validate_config
+from twinarch.embed.rules import EmbedRules
 from twinarch.evaluate.rules import EvaluateRules
 from twinarch.study.checks import check_study, load_config
 from twinarch.study.lineage import chain, stage_jobs, start_model
+from twinarch.study.rules import StudyLineage
 
 CONFIGS = ["config/config.yaml", "config/jmini.yaml", "config/paper.yaml"]
 
@@ -92,14 +94,12 @@ def test_lineage_chains_every_step_onto_the_previous_one(repo_root):
     paper = load_config(repo_root / "config" / "paper.yaml")
     assert start_model(paper, "pretrained_decoder", "embed", "base", 0) == "sbintuitions/sarashina2.2-0.5b"
     assert start_model(paper, "encoder", "embed", "base", 3) == "results/pretrain/encoder/seed_3/stage2/model"
-    assert start_model(paper, "encoder", "pretrain", "init", 3) is None  # random weights from the model config
-    assert start_model(paper, "encoder", "pretrain", "stage1", 3) == "results/pretrain/encoder/seed_3/init/model"
+    assert start_model(paper, "encoder", "pretrain", "stage1", 3) is None  # random weights from the model config
     assert start_model(paper, "encoder", "pretrain", "stage2", 3) == "results/pretrain/encoder/seed_3/stage1/model"
     assert start_model(paper, "encoder", "embed", "wsl", 1) == "results/embed/encoder/seed_1/base/model"
     assert start_model(paper, "encoder", "embed", "ft", 1) == "results/embed/encoder/seed_1/wsl/model"
     steps = [(s.stage, s.name) for s in chain(paper, "decoder")]
     assert steps == [
-        ("pretrain", "init"),
         ("pretrain", "stage1"),
         ("pretrain", "stage2"),
         ("embed", "base"),
@@ -114,10 +114,18 @@ def test_a_control_without_pretraining_goes_from_its_random_init_to_embedding_tr
     config["arms"].append({"name": "control", "display_name": "C", "family": "llama", "size": "demo-tiny", "steps": []})
     validate_config(config)
     check_study(config)
-    assert start_model(config, "control", "embed", "base", 0) == "results/pretrain/control/seed_0/init/model"
-    jobs = stage_jobs(config, "pretrain")
-    assert ("control", 1, "init") in jobs and not any(arm == "control" and s != "init" for arm, _, s in jobs)
-    assert {seed for arm, seed, _ in jobs if arm == "control"} == set(config["seeds"])
+    # No pretraining job: its base model draws the random weights from the model config and the seed.
+    assert start_model(config, "control", "embed", "base", 0) is None
+    assert not any(arm == "control" for arm, _, _ in stage_jobs(config, "pretrain"))
+    rules = EmbedRules(config, StudyLineage(config))
+    wildcards = SimpleNamespace(arm="control", seed="1")
+    assert rules.backbone_input(wildcards) == ["results/models/control/config.json", "results/tokenizer"]
+    assert rules.random_init(wildcards) == {
+        "model_config": "results/models/control/config.json",
+        "tokenizer": "results/tokenizer",
+        "seed": 1,
+    }
+    assert rules.random_init(SimpleNamespace(arm="encoder", seed="1")) is None
 
 
 def test_a_stage_longer_than_the_models_positions_fails_at_parse_time(demo_raw):
@@ -185,7 +193,7 @@ def test_a_size_ladder_becomes_one_arm_per_size_and_extending_arms_follow_it(dem
     jobs = stage_jobs(config, "pretrain")
     for arm in ("encoder_demo_tiny", "encoder_ettin_17m", "decoder_demo_tiny", "decoder_ettin_17m"):
         assert {(s, step) for a, s, step in jobs if a == arm} == {
-            (seed, step) for seed in config["seeds"] for step in ("init", "stage1", "stage2")
+            (seed, step) for seed in config["seeds"] for step in ("stage1", "stage2")
         }
     assert start_model(config, "decoder_mntp_ettin_17m", "llm2vec", "mntp", 0) == (
         "results/pretrain/decoder_ettin_17m/seed_0/stage2/model"
@@ -193,9 +201,10 @@ def test_a_size_ladder_becomes_one_arm_per_size_and_extending_arms_follow_it(dem
 
 
 def study_ladder(demo_raw, sizes):
-    """A ladder study beside the demo's paper arms: both families over `sizes`, and a decoder -> MLM
-    arm on each rung."""
+    """A ladder study beside the demo's paper arms, in place of the demo's own one-rung ladder: both
+    families over `sizes`, and a decoder -> MLM arm on each rung."""
     config = copy.deepcopy(demo_raw)
+    config["arms"] = [a for a in config["arms"] if a.get("study") != "ladder"]
     native = {"steps": ["stage1", "stage2"], "sizes": sizes, "study": "ladder"}
     config["arms"] += [
         {"name": "enc", "display_name": "Enc", "family": "modernbert", "objective": "mlm", **native},
@@ -248,6 +257,7 @@ def test_a_study_table_pairs_each_study_arm_with_the_arms_of_its_size(demo_raw):
 
 def test_a_study_may_leave_its_pretrain_only_models_unscored(demo_raw):
     config = study_ladder(demo_raw, ["ettin-17m", "demo-tiny"])
+    config["evaluate"]["score_pretrain_only"] = {}  # the default: every study's pretrain-only models scored
     ladder = SimpleNamespace(study="ladder")
     scored = {row.split("/")[2] for row in EvaluateRules(config).study_pretrain_only_rows(ladder)}
     assert {"encoder", "pretrained_decoder", "enc_ettin_17m", "dec_mlm_demo_tiny"} <= scored
@@ -284,4 +294,5 @@ def test_the_order_of_keys_in_a_config_file_changes_no_param(demo_raw):
     original = validate_config(copy.deepcopy(demo_raw))
     reordered = validate_config(reversed_keys(copy.deepcopy(demo_raw)))
     assert repr(reordered) == repr(original)
-    assert [a["name"] for a in reordered["arms"]] == [a["name"] for a in demo_raw["arms"]]
+    assert [a["name"] for a in reordered["arms"]] == [a["name"] for a in original["arms"]]
+    assert [a["name"] for a in original["arms"]][:7] == [a["name"] for a in demo_raw["arms"]][:7]

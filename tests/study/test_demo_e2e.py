@@ -149,5 +149,4 @@ def test_editing_stage2_reruns_stage2_and_what_follows_never_stage1(demo_run, tm
     assert jobs["pretrain_model"] == pretrained  # stage 2 of every pretrained arm and seed; stage 1 stays
     assert jobs["train_embedding_model"] == len(config["embed"]["stages"]) * downstream
     assert jobs["train_mntp"] == jobs["train_simcse"] == seeds and "write_model_config" not in jobs
-    assert "initialize_model" not in jobs
     assert "profile_arms" not in jobs and "train_tokenizer" not in jobs

@@ -51,6 +51,7 @@ rule build_base_embedding_model:
     params:
         arm=EMBED.arm,
         source=EMBED.backbone,
+        random_init=EMBED.random_init,
         settings=EMBED.base_settings,
         device=EMBED.device,
     script:

@@ -1,8 +1,8 @@
-# Stage: pretrain. Each arm's model config and parameter counts, its seeded random init per
-# replicate seed, then one job per (arm, seed, stage) of every arm's lineage (MLM for encoders, CLM
-# for decoders, the same shards in the same order), and the learning-curve figure. Checkpoints live
-# in work/pretrain/{arm}/seed_{seed}/{stage}/ (a param, never an output), so a rerun after a failure
-# or a pre-emption resumes.
+# Stage: pretrain. Each arm's model config and parameter counts, then one job per (arm, seed, stage)
+# of every arm's lineage (MLM for encoders, CLM for decoders, the same shards in the same order; the
+# first stage draws the arm's seeded random weights itself), and the learning-curve figure.
+# Checkpoints live in work/pretrain/{arm}/seed_{seed}/{stage}/ (a param, never an output), so a
+# rerun after a failure or a pre-emption resumes.
 from twinarch.pretrain.rules import PretrainRules
 
 PRETRAIN = PretrainRules(config, STUDY.lineage)
@@ -46,29 +46,6 @@ rule count_model_params:
         arms=ARMS,
     script:
         "../scripts/count_model_params.py"
-
-
-rule initialize_model:
-    input:
-        model_config="results/models/{arm}/config.json",
-        tokenizer="results/tokenizer",
-    output:
-        directory("results/pretrain/{arm}/seed_{seed}/init/model"),
-    log:
-        "logs/initialize_model/{arm}/seed_{seed}.log",
-    benchmark:
-        "logs/benchmarks/initialize_model/{arm}/seed_{seed}.tsv"
-    wildcard_constraints:
-        seed=PRETRAIN.seed_pattern,
-    conda:
-        CONDA_ENV
-    resources:
-        **PRETRAIN.resources("pretrain"),
-    params:
-        family=PRETRAIN.init_family,
-        seed=PRETRAIN.replicate_seed,
-    script:
-        "../scripts/initialize_model.py"
 
 
 rule pretrain_model:

@@ -14,4 +14,5 @@ build_base_model(
     normalize=params.settings["normalize"],
     max_seq_length=params.settings["max_seq_length"],
     device=params.device,
+    random_init=params.random_init,
 )

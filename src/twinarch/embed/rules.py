@@ -42,14 +42,28 @@ class EmbedRules(ConfigRules):
         """Local files the stage reads (synthetic ones are built by generate_synthetic_data)."""
         return [f for spec in self.section.stage(wildcards.estage).datasets for f in spec.local_files()]
 
-    def backbone(self, wildcards: Any) -> str:
-        """The network the pretrain-only model wraps: a workflow output, a local dir, or a hub id."""
-        return str(self.lineage.start_model(wildcards.arm, "embed", "base", wildcards.seed))
+    def backbone(self, wildcards: Any) -> str | None:
+        """The network the pretrain-only model wraps: a workflow output, a local dir, or a hub id;
+        None for a no-pretraining control, whose job draws the arm's random weights."""
+        return self.lineage.start_model(wildcards.arm, "embed", "base", wildcards.seed)
 
     def backbone_input(self, wildcards: Any) -> list[str]:
-        """The backbone as an input when it is a path (hub ids are fetched by the job itself)."""
+        """The backbone as an input when it is a path (hub ids are fetched by the job itself), or
+        what random weights are drawn from: the arm's model config and the shared tokenizer."""
         source = self.backbone(wildcards)
+        if source is None:
+            return [f"results/models/{wildcards.arm}/config.json", "results/tokenizer"]
         return [source] if source.startswith("results/") or os.path.isdir(source) else []
+
+    def random_init(self, wildcards: Any) -> dict[str, Any] | None:
+        """How a control's random weights are drawn (None when the arm has a backbone)."""
+        if self.backbone(wildcards) is not None:
+            return None
+        return {
+            "model_config": f"results/models/{wildcards.arm}/config.json",
+            "tokenizer": "results/tokenizer",
+            "seed": int(wildcards.seed),
+        }
 
     def start_model(self, wildcards: Any) -> str:
         """The model a contrastive stage continues from (the previous stage's, or base)."""

@@ -11,10 +11,12 @@ settings, same starting model, same data: twinarch.training.workdir).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from twinarch.embed.model import (
     load_embedding_model,
     save_embedding_model,
 )
+from twinarch.pretrain.models import initialize_model
 from twinarch.training.callbacks import log_progress_only
 from twinarch.training.run import train_resumably, training_callbacks, use_threads
 
@@ -41,31 +44,52 @@ log = logging.getLogger(__name__)
 TOKENIZE_CHUNK = 4096
 
 
+@contextlib.contextmanager
+def backbone_dir(arm: Arm, source: str | None, random_init: Mapping[str, Any] | None) -> Iterator[str | Path]:
+    """The directory (or hub snapshot) of the network a base model wraps; for a control without
+    one, its random weights drawn into a temporary directory (sentence-transformers loads from one)."""
+    if source is not None:
+        yield hub.resolve(source)
+        return
+    if not random_init:
+        raise ValueError(f"arm '{arm.name}': no backbone, and no random_init to draw its weights from")
+    with tempfile.TemporaryDirectory(prefix="random-init-") as scratch:
+        config_dir = Path(random_init["model_config"]).parent
+        yield initialize_model(
+            config_dir, random_init["tokenizer"], arm.family, int(random_init["seed"]), Path(scratch) / "m"
+        )
+
+
 def build_base_model(
     arm: Arm,
-    source: str,
+    source: str | None,
     out_model: str | Path,
     out_manifest: str | Path,
     *,
     normalize: bool,
     max_seq_length: int,
     device: Mapping[str, Any] | None = None,
+    random_init: Mapping[str, Any] | None = None,
 ) -> None:
     """The pretrain-only embedding model: the arm's base network with its pooling, no training.
 
     Figure 2 and the pretrain-only rows of Table 1 read it; WSL starts from it, so the
-    bidirectional switch and the pooling are decided once, here.
+    bidirectional switch and the pooling are decided once, here. A no-pretraining control has no
+    network to wrap (`source` None): its random weights are drawn here from `random_init` (the arm's
+    model config, the shared tokenizer and the replicate seed), as its first training step would.
     """
     started = time.time()
     settings = resolve_device_settings(device)
-    model = build_embedding_model(
-        hub.resolve(source),
-        arm,
-        max_seq_length=max_seq_length,
-        normalize=normalize,
-        attn_implementation=settings.attn_implementation,
-    )
+    with backbone_dir(arm, source, random_init) as network:
+        model = build_embedding_model(
+            network,
+            arm,
+            max_seq_length=max_seq_length,
+            normalize=normalize,
+            attn_implementation=settings.attn_implementation,
+        )
     save_embedding_model(model, out_model)
+    source = source or f"random (seed {int(random_init['seed'])})"
     fragment = {"arm": arm.__dict__, "source": source, "normalize": normalize, "max_seq_length": max_seq_length}
     atomic_write_json(
         out_manifest,

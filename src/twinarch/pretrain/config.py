@@ -98,10 +98,6 @@ class PretrainConfig:
         return _from_mapping(cls, data)
 
 
-# The first step of every arm trained from scratch: its random weights (results/pretrain/<arm>/
-# seed_<seed>/init/model), drawn from the replicate seed. A no-pretraining control stops here.
-INIT_STEP = "init"
-
 # Settings that decide how a job runs, not what it computes: they reach the job from the config at
 # run time instead of through its params, so editing them never retrains a model.
 OPERATIONAL_STAGE_KEYS = ("checkpoint_every_steps", "log_every_steps")

@@ -338,18 +338,24 @@ def arm_model_config(
     return build_model_config(arm["family"], arm["size"], tokenizer, models)
 
 
+def random_model(model_config_dir: str | Path, family: str, seed: int, **kwargs: Any) -> PreTrainedModel:
+    """An arm's random initial weights for one replicate seed, drawn from its model config: where
+    an arm trained from scratch starts (its first pretraining stage draws them, as does the base
+    model of a no-pretraining control). The same seed draws the same weights in every job."""
+    from transformers import set_seed
+
+    set_seed(seed)
+    return model_class(family).from_config(AutoConfig.from_pretrained(str(model_config_dir)), **kwargs)
+
+
 def initialize_model(
     model_config_dir: str | Path, tokenizer_dir: str | Path, family: str, seed: int, out_dir: str | Path
 ) -> Path:
-    """An arm's random initial weights for one replicate seed, saved with its tokenizer as a model
-    directory: the first step of its lineage (pretraining stage 1 continues from it; a
-    no-pretraining control goes straight to embedding training)."""
-    from transformers import set_seed
-
+    """`random_model` saved with the tokenizer as a model directory, for what loads models from one
+    (sentence-transformers' Transformer module)."""
     from twinarch.core.io import atomic_dir
 
-    set_seed(seed)
-    model = model_class(family).from_config(AutoConfig.from_pretrained(str(model_config_dir)))
+    model = random_model(model_config_dir, family, seed)
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         AutoTokenizer.from_pretrained(str(tokenizer_dir)).save_pretrained(tmp)

@@ -1,7 +1,7 @@
 """Input and param functions of the pretrain stage's rules (workflow/rules/pretrain.smk).
 
 What each (arm, seed, stage) job starts from is the arm's lineage, which the `Lineage` handed in
-resolves; the first step of an arm trained from scratch is `init`, its seeded random weights.
+resolves; the first stage of an arm trained from scratch draws its seeded random weights itself.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from twinarch.core.config import get_arm
 from twinarch.core.rules import ConfigRules, Lineage
-from twinarch.pretrain.config import INIT_STEP, run_settings, stage_names
+from twinarch.pretrain.config import run_settings, stage_names
 
 # What the learning-curve figure prints of each arm.
 CURVE_ARM_KEYS = ("name", "display_name", "objective")
@@ -22,8 +22,7 @@ class PretrainRules(ConfigRules):
         super().__init__(config)
         self.lineage = lineage
         self.threads = int(config["pretrain"]["threads"])
-        self.jobs = [job for job in lineage.jobs(STAGE) if job[2] != INIT_STEP]
-        self.inits = [job for job in lineage.jobs(STAGE) if job[2] == INIT_STEP]
+        self.jobs = lineage.jobs(STAGE)
         self.stage_pattern = "|".join(stage_names(config))
 
     def models(self, wildcards: Any) -> dict[str, Any]:
@@ -42,12 +41,10 @@ class PretrainRules(ConfigRules):
     def model_config_arm(self, wildcards: Any) -> dict[str, Any]:
         return self.arm_entry(wildcards.arm, ("name", "family", "size", "init"))
 
-    def init_family(self, wildcards: Any) -> str:
-        return str(get_arm(self.config, wildcards.arm).family)
-
     def inputs(self, wildcards: Any) -> dict[str, str]:
         """Shards and tokenizer of the stage, the arm's model config, and the model the stage
-        continues from (the arm's random init for its first stage)."""
+        continues from (none for the first stage of an arm trained from scratch: the job draws the
+        arm's random weights from its model config and the replicate seed)."""
         inputs = {
             "shards": f"results/shards/{wildcards.stage}/manifest.json",
             "validation": f"results/shards/{wildcards.stage}/validation.npy",

@@ -51,7 +51,7 @@ from twinarch.pretrain.data import (
     token_stream_sha256,
     training_order,
 )
-from twinarch.pretrain.models import model_class
+from twinarch.pretrain.models import model_class, random_model
 from twinarch.training.run import log_done, run_outcome, train_resumably, training_callbacks, use_threads
 
 log = logging.getLogger(__name__)
@@ -207,11 +207,15 @@ def argmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def load_model(job: PretrainJob, settings: DeviceSettings) -> PreTrainedModel:
-    """The model the stage continues from: the arm's seeded random init (its `init` step), the
-    previous stage's final weights, or a pretrained arm's hub model."""
-    set_seed(job.seed)
+    """The model the stage continues from: the previous stage's final weights, a pretrained arm's
+    hub model, or (no `init_model`: the first stage of an arm trained from scratch) the arm's random
+    weights for the replicate seed, drawn here from its model config."""
     if not job.paths.init_model:
-        raise DataError(f"pretraining {job.arm}/{job.stage.name}: no model to start from (paths.init_model)")
+        config_dir = Path(job.paths.model_config).parent
+        log.info("random initial weights from %s, seed %d", job.paths.model_config, job.seed)
+        model = random_model(config_dir, job.family, job.seed, attn_implementation=settings.attn_implementation)
+        return use_objective(model, job.objective)
+    set_seed(job.seed)
     log.info("continuing from %s", job.paths.init_model)
     model = model_class(job.family).from_pretrained(
         job.paths.init_model, attn_implementation=settings.attn_implementation
@@ -416,7 +420,7 @@ def write_outputs(
         "stage": job.stage.name,
         "family": job.family,
         "objective": job.objective,
-        "init": job.paths.init_model,
+        "init": job.paths.init_model or f"random (seed {job.seed})",
         "tokens_seen": trainer.state.global_step * budget.tokens_per_step,
         "token_budget": budget.tokens,
         "steps": trainer.state.global_step,

@@ -17,7 +17,6 @@ from twinarch.embed.config import EmbedSection
 from twinarch.evaluate.config import EvaluateSettings, evaluation_task_names
 from twinarch.ladder.config import check_ladder_section
 from twinarch.llm2vec.config import check_llm2vec_section
-from twinarch.pretrain.config import INIT_STEP
 from twinarch.profile.config import check_profile_section
 from twinarch.prune.config import check_prune_section
 from twinarch.quality.config import check_quality_section
@@ -67,11 +66,6 @@ def check_pretraining(config: Mapping[str, Any], source: str) -> None:
     corpora = config.get("corpora", {})
     stages = config["pretrain"]["stages"]
     for i, stage in enumerate(stages):
-        if stage["name"] == INIT_STEP:
-            raise ConfigError(
-                f"{source}: config key 'pretrain.stages[{i}].name': '{INIT_STEP}' is the name of every arm's "
-                "random initialisation step; choose another"
-            )
         for corpus in stage.get("corpora", []):
             if corpus not in corpora:
                 raise ConfigError(

@@ -1,8 +1,9 @@
 """An arm's lineage: the training steps its model goes through, and what each one starts from.
 
-An arm's chain is data. An arm trained from scratch starts with `init` (its random weights, drawn
-from the replicate seed and its model config, `results/models/<arm>/config.json`); a pretrained arm
-starts from its `init_from` (a hub id or local directory). Then come its `steps` (the pretraining
+An arm's chain is data. An arm trained from scratch starts from random weights, which its first
+step draws itself from the replicate seed and the arm's model config (`results/models/<arm>/
+config.json`): no job writes them, since drawing them costs less than the start-up of a job. A
+pretrained arm starts from its `init_from` (a hub id or local directory). Then come its `steps` (the pretraining
 stages of `config.pretrain.stages`, in order; none for a no-pretraining control), then the
 embedding stages every arm shares (`base`, the network with its pooling, then `config.embed.stages`:
 the paper's WSL and FT). Each step is made by one stage's rule and writes
@@ -21,7 +22,6 @@ from twinarch.core.config import ConfigError, get_arm, resolve_path
 from twinarch.embed.config import embed_stage_names
 from twinarch.ladder.config import step_names as ladder_step_names
 from twinarch.llm2vec.config import step_names as llm2vec_step_names
-from twinarch.pretrain.config import INIT_STEP
 from twinarch.pretrain.config import stage_names as pretrain_stage_names
 
 # Stages whose steps an arm lists in `steps`, each with the step names its config section defines.
@@ -62,12 +62,9 @@ def step_stage(config: Mapping[str, Any], name: str) -> str:
 
 def pre_embedding_steps(config: Mapping[str, Any], arm: str) -> list[Step]:
     """The arm's steps before embedding training, in order: the chain of the arm it extends (whose
-    models it shares), or `init` for an arm trained from scratch; then its own steps."""
+    models it shares), then its own steps."""
     entry = get_arm(config, arm)
-    if entry.extends:
-        start = pre_embedding_steps(config, entry.extends)
-    else:
-        start = [Step(arm, PRETRAIN_STAGE, INIT_STEP)] if entry.init == "scratch" else []
+    start = pre_embedding_steps(config, entry.extends) if entry.extends else []
     return [*start, *(Step(arm, step_stage(config, name), name) for name in entry.steps)]
 
 
@@ -90,7 +87,7 @@ def find_step(config: Mapping[str, Any], arm: str, stage: str, name: str) -> int
 
 def init_source(config: Mapping[str, Any], arm: str) -> str | None:
     """What a pretrained arm's first step starts from: its hub id or local directory (`{data_root}`
-    expanded); None for an arm trained from scratch, whose `init` step draws random weights. An arm
+    expanded); None for an arm trained from scratch, whose first step draws random weights. An arm
     that extends another starts where the other does."""
     entry = get_arm(config, arm)
     if entry.extends:
@@ -100,7 +97,7 @@ def init_source(config: Mapping[str, Any], arm: str) -> str | None:
 
 def start_model(config: Mapping[str, Any], arm: str, stage: str, name: str, seed: int | str) -> str | None:
     """The model a step of replicate `seed` starts from: the previous step's output, or the arm's
-    init (None for `init` itself, which starts from the model config)."""
+    init (None for the first step of an arm trained from scratch: random weights from its model config)."""
     index = find_step(config, arm, stage, name)
     return chain(config, arm)[index - 1].model_dir(seed) if index else init_source(config, arm)
 
