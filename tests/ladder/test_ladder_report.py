@@ -125,3 +125,12 @@ def test_inputs_that_do_not_fit_are_refused(planted, tmp_path):
         report.write_cross_objective_tables(
             frame, report.read_losses(planted["losses"][:2]), {"ettin-17m": tmp_path / "x"}, "demo", 0.15
         )
+
+
+def test_a_one_rung_ladder_sits_in_the_middle_of_its_axis(planted, tmp_path, monkeypatch):
+    drawn = {}
+    monkeypatch.setattr(report, "save_figure", lambda fig, prefix: drawn.setdefault("fig", fig) and [])
+    one_rung = [a for a in ARMS if a["size"] == "ettin-17m"]
+    report.make_ladder_figure(planted["stats"], planted["counts"], one_rung, tmp_path / "ladder")
+    low, high = drawn["fig"].axes[0].get_xlim()
+    assert low < 17_000_000 < high and high / 17_000_000 == pytest.approx(17_000_000 / low)

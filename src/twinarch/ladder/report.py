@@ -36,6 +36,8 @@ FAMILY_COLORS = {"modernbert": 0, "llama": 1}
 MODEL, KIND, PARAMS = "Model", "Objective", "Non-embedding params (M)"
 MLM_LOSS, CLM_LOSS = "MLM loss", "CLM loss"
 LOSS_KEYS = ("arm", "seed", "mlm_loss", "clm_loss")
+# The log x axis reaches this factor beyond the smallest and the largest rung.
+X_MARGIN = 1.6
 
 
 def read_ladder(
@@ -130,8 +132,11 @@ def plot_ladder(frame: pd.DataFrame, prefix: str | Path, column: str = AVG) -> l
             zorder=3 + index,
         )
     ax.set_xscale("log")
-    # One tick per size (its models' counts differ a little between the families).
-    ax.set_xticks(sorted(frame.groupby("size")["non_embedding_params"].mean()))
+    # One tick per size (its models' counts differ a little between the families), and the same
+    # margin (a factor) either side, so that a one-rung ladder (the demo's) sits in the middle.
+    ticks = sorted(frame.groupby("size")["non_embedding_params"].mean())
+    ax.set_xticks(ticks)
+    ax.set_xlim(ticks[0] / X_MARGIN, ticks[-1] * X_MARGIN)
     ax.xaxis.set_major_formatter(FuncFormatter(parameter_label))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("non-embedding parameters")
