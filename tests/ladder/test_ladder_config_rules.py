@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from demo_ladder import without_demo_ladder
 from ladder_setup import validated_ladder
 
 from twinarch.core.config import ConfigError, load_config
@@ -82,10 +83,7 @@ class Wildcards:
 def config(repo_root, shared_data, tmp_path) -> dict:
     config = load_config(repo_root / "config" / "config.yaml", {"data_root": str(shared_data)})
     config["ladder"] = validated_ladder(SECTION, tmp_path)
-    # These arms in place of the demo's own one-rung ladder (whose rung is the paper's encoder and decoder).
-    config["arms"] = [
-        {k: v for k, v in a.items() if k != "also_in"} for a in config["arms"] if a.get("study") != "ladder"
-    ]
+    config["arms"] = without_demo_ladder(config["arms"])
     config["arms"] += [{**copy.deepcopy(arm), "study": "ladder"} for arm in LADDER_ARMS]
     return config
 

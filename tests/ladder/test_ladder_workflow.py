@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from demo_ladder import without_demo_ladder
 
 SIZES = ["demo-tiny", "jmini-tiny"]
 
@@ -19,7 +20,7 @@ def ladder_config(repo_root: Path) -> dict:
     config = yaml.safe_load((repo_root / "config" / "config.yaml").read_text(encoding="utf-8"))
     native = {"steps": ["stage1", "stage2"], "sizes": SIZES, "study": "ladder"}
     config["arms"] = [
-        *config["arms"],
+        *without_demo_ladder(config["arms"]),
         {"name": "ladder_encoder", "display_name": "Enc", "family": "modernbert", "objective": "mlm", **native},
         {"name": "ladder_decoder", "display_name": "Dec", "family": "llama", "objective": "clm", **native},
         {"name": "ladder_decoder_mlm", "display_name": "Dec -> MLM", "family": "llama", "extends": "ladder_decoder",

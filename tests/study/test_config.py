@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from demo_ladder import without_demo_ladder
 
 from twinarch.core.config import ConfigError, arm_names, resolve_path, validate_config
 from twinarch.embed.rules import EmbedRules
@@ -204,7 +205,7 @@ def study_ladder(demo_raw, sizes):
     """A ladder study beside the demo's paper arms, in place of the demo's own one-rung ladder: both
     families over `sizes`, and a decoder -> MLM arm on each rung."""
     config = copy.deepcopy(demo_raw)
-    config["arms"] = [a for a in config["arms"] if a.get("study") != "ladder"]
+    config["arms"] = without_demo_ladder(config["arms"])
     native = {"steps": ["stage1", "stage2"], "sizes": sizes, "study": "ladder"}
     config["arms"] += [
         {"name": "enc", "display_name": "Enc", "family": "modernbert", "objective": "mlm", **native},
