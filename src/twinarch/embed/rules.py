@@ -50,9 +50,10 @@ class EmbedRules(ConfigRules):
     def backbone_input(self, wildcards: Any) -> list[str]:
         """The backbone as an input when it is a path (hub ids are fetched by the job itself), or
         what random weights are drawn from: the arm's model config and the shared tokenizer."""
-        source = self.backbone(wildcards)
-        if source is None:
-            return [f"results/models/{wildcards.arm}/config.json", "results/tokenizer"]
+        init = self.random_init(wildcards)
+        if init is not None:
+            return [init["model_config"], init["tokenizer"]]
+        source = str(self.backbone(wildcards))
         return [source] if source.startswith("results/") or os.path.isdir(source) else []
 
     def random_init(self, wildcards: Any) -> dict[str, Any] | None:

@@ -3,9 +3,9 @@
 An arm's chain is data. An arm trained from scratch starts from random weights, which its first
 step draws itself from the replicate seed and the arm's model config (`results/models/<arm>/
 config.json`): no job writes them, since drawing them costs less than the start-up of a job. A
-pretrained arm starts from its `init_from` (a hub id or local directory). Then come its `steps` (the pretraining
-stages of `config.pretrain.stages`, in order; none for a no-pretraining control), then the
-embedding stages every arm shares (`base`, the network with its pooling, then `config.embed.stages`:
+pretrained arm starts from its `init_from` (a hub id or local directory). Then come its `steps` (the
+pretraining stages of `config.pretrain.stages`, in order; none for a no-pretraining control), then
+the embedding stages every arm shares (`base`, the network with its pooling, then `config.embed.stages`:
 the paper's WSL and FT). Each step is made by one stage's rule and writes
 `results/<stage>/<arm>/seed_<seed>/<step>/model`, one chain per replicate seed of `config.seeds`; it
 starts from the previous step's model. This module is the one place that knows the order, so a new
@@ -30,7 +30,6 @@ STEP_STAGES: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "llm2vec": llm2vec_step_names,
     "ladder": ladder_step_names,
 }
-PRETRAIN_STAGE = "pretrain"
 EMBED_STAGE = "embed"
 
 
