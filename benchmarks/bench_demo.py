@@ -4,9 +4,10 @@
 left alone), then a table of every rule's jobs, summed and longest wall time (the `s` column of its
 `logs/benchmarks/...tsv` files), and the run's average parallelism (job-seconds over wall seconds).
 The next change that slows the demo shows here as a rule whose total grew. Not a test: nothing here
-asserts a time.
+asserts a time. It runs as `make demo` does, beside a warm fork server (`twinarch.core.forkserver`);
+`--cold` runs every job in a fresh interpreter instead (what a cluster job does).
 
-    .venv/bin/python benchmarks/bench_demo.py [--cores 2] [--workdir DIR] [--summarize DIR]
+    .venv/bin/python benchmarks/bench_demo.py [--cores 2] [--cold] [--workdir DIR] [--summarize DIR]
 
 `--summarize DIR` prints the table of a run that already happened (no new run).
 """
@@ -20,7 +21,10 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from contextlib import nullcontext
 from pathlib import Path
+
+from twinarch.core.forkserver import running
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,7 +58,7 @@ def report(workdir: Path, wall: float | None) -> str:
     return "\n".join(lines)
 
 
-def run_demo(workdir: Path, cores: int) -> float:
+def run_demo(workdir: Path, cores: int, warm: bool = True) -> float:
     data_root = (REPO.parent / "shared" / "data").resolve()
     cmd = [
         sys.executable,
@@ -74,7 +78,7 @@ def run_demo(workdir: Path, cores: int) -> float:
         f"data_root={data_root}",
     ]
     started = time.perf_counter()
-    with (workdir / "snakemake.log").open("w", encoding="utf-8") as log:
+    with (workdir / "snakemake.log").open("w", encoding="utf-8") as log, running() if warm else nullcontext():
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
     wall = time.perf_counter() - started
     if proc.returncode != 0:
@@ -85,6 +89,7 @@ def run_demo(workdir: Path, cores: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--cold", action="store_true", help="no fork server: every job imports its libraries")
     parser.add_argument("--workdir", type=Path, help="run here instead of a new temporary directory")
     parser.add_argument("--summarize", type=Path, help="only print the table of an earlier run in DIR")
     args = parser.parse_args()
@@ -93,8 +98,8 @@ def main() -> None:
         return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="twinarch-bench-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"demo in {workdir} on {args.cores} cores ...", flush=True)
-    wall = run_demo(workdir, args.cores)
+    print(f"demo in {workdir} on {args.cores} cores ({'cold' if args.cold else 'warm'}) ...", flush=True)
+    wall = run_demo(workdir, args.cores, warm=not args.cold)
     print(report(workdir, wall))
 
 

@@ -16,6 +16,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def warm_jobs():
+    """Every workflow a test runs starts its Snakemake jobs in forks of one warm server, as `make demo`
+    does (`twinarch.core.forkserver`): library imports are otherwise the suite's largest cost. The
+    server's own tests (tests/core/test_forkserver.py) run the plain path beside it."""
+    from twinarch.core.forkserver import running
+
+    with running():
+        yield
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
