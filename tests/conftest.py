@@ -27,6 +27,16 @@ def warm_jobs():
         yield
 
 
+@pytest.fixture(autouse=True)
+def environment_unchanged_by_tests():
+    """No test leaves a variable behind (libraries set some when called, tests set others): later
+    workflow runs see the session's environment, so their jobs can start warm."""
+    before = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(before)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -47,6 +47,7 @@ def demo_run(tmp_path_factory, shared_data, repo_root):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         pytest.fail(f"demo workflow failed:\n{proc.stderr[-12000:]}")
+    assert "forkserver:" not in proc.stderr  # no job fell back to a cold start: warm, as `make demo` runs
     return wd, cmd
 
 

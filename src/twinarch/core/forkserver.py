@@ -97,8 +97,9 @@ _INT = struct.Struct("!i")
 def env_differences(job: dict[str, str], before: dict[str, str], after: dict[str, str]) -> list[str]:
     """The variables (sorted) of a job's environment that match the server's neither before nor
     after its imports (some libraries set variables when imported, in the server as in Snakemake's
-    own process), besides the per-job ones."""
-    keys = (job.keys() | before.keys()) - PER_JOB_ENV
+    own process), besides the per-job ones and twinarch's own (`TWINARCH_*`, read at run time by
+    code the server never imports)."""
+    keys = {k for k in job.keys() | before.keys() if k not in PER_JOB_ENV and not k.startswith("TWINARCH_")}
     return sorted(k for k in keys if job.get(k) not in (before.get(k), after.get(k)))
 
 
