@@ -38,7 +38,7 @@ rule job:
 """
 
 JOB = """
-import twinarch  # first, as in every workflow script
+import twinarch  # a workflow script's first twinarch import runs the hand-over
 import mteb, sentence_transformers, torch
 from transformers import Trainer
 torch.manual_seed(int(snakemake.wildcards.i))

@@ -7,19 +7,21 @@ its own log, benchmark file and exit status; only the imports are shared. The sa
 either way: without a server (a cluster job, a plain `snakemake` call) nothing changes.
 
 How: `python -m twinarch.core.forkserver -- snakemake ...` starts a server on a Unix socket, runs the
-command with `TWINARCH_FORKSERVER` naming the socket, and stops the server when it ends. Each
-workflow script imports twinarch first; when the variable is set, that import (`twinarch/__init__.py`) sends
-the script Snakemake wrote (its preamble carries the job's `snakemake` object), the working
-directory, the environment and the standard streams to the server and waits. The server forks a
-supervisor for the job, which forks the job itself: a new session (so a terminal's Ctrl-C reaches it
-once, through the waiting client, as for torchrun in `core.launch`), the client's streams, working
-directory and environment, the job's thread count, then the script run as `__main__`. The client
-forwards the stop signals to the job and exits with its status.
+command with `TWINARCH_FORKSERVER` naming the socket, and stops the server when it ends. A workflow
+script's first twinarch import runs the hook in `twinarch/__init__.py`, which sends the script
+Snakemake wrote (its preamble carries the job's `snakemake` object), the working directory, the
+environment and the standard streams to the server and waits. The server forks a supervisor for
+the job, which forks the job itself: a new session (so a terminal's Ctrl-C reaches it once, through
+the waiting client, as for torchrun in `core.launch`), the client's streams, working directory and
+environment, the job's thread count, then the script run as `__main__`. The client forwards the
+stop signals to the job and exits with its status.
 
 The server imports nothing of twinarch but this module, which each job forgets (an edit to the
-package reaches the next job); it never runs torch work (the OpenMP pool must not exist at fork time), and a job whose environment differs from the
-server's in anything but the per-job variables Snakemake sets (threads, temporary directory) runs in
-the client's own fresh interpreter instead: libraries read some variables once, at import.
+package reaches the next job); it never runs torch work (the OpenMP pool must not exist at fork
+time). A job whose environment differs from the server's in anything but the per-job variables
+(`PER_JOB_ENV`: threads, temporary directory, a PYTHONPATH that shadows no preloaded package) and
+twinarch's own `TWINARCH_*` runs in the client's own fresh interpreter instead: libraries read some
+variables once, at import.
 Snakemake's benchmark files keep the job's wall time; their CPU and memory columns then count only
 the waiting client, which is why the cluster profile never uses the server.
 
